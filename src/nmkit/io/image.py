@@ -1,0 +1,50 @@
+"""The one image type every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nmkit.errors import InputError
+
+
+@dataclass
+class Image:
+    """A study as float32 pixels of shape (frames or slices, H, W) with its geometry.
+
+    ``pixel_spacing`` is (row, column) in mm; ``slice_spacing`` is the distance between
+    slices in mm for volumes and None for planar frames. Counts stay counts.
+    """
+
+    array: np.ndarray
+    pixel_spacing: tuple[float, float] = (1.0, 1.0)
+    modality: str = "OT"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    slice_spacing: float | None = None
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.array)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise InputError(self.path, f"expected a 2-D image or a stack of 2-D frames, got {arr.ndim} dimensions")
+        self.array = np.ascontiguousarray(arr, dtype=np.float32)
+        self.pixel_spacing = (float(self.pixel_spacing[0]), float(self.pixel_spacing[1]))
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.array.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    def plane(self) -> np.ndarray:
+        """The single 2-D frame of a planar image; a clear error when there is more than one."""
+        if self.n_frames != 1:
+            raise InputError(self.path, f"expected a single 2-D image but found {self.n_frames} frames")
+        return self.array[0]
