@@ -1,0 +1,1 @@
+"""Image-quality and model-evaluation metrics: NEMA flood uniformity, classification scores."""
