@@ -1,0 +1,1 @@
+"""Seeded phantom generators with known ground truth, one module per workflow."""

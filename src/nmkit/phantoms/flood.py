@@ -1,0 +1,483 @@
+"""Gamma-camera flood phantoms with known ground truth: normal floods and floods with one local defect.
+
+A flood's expected image lives on the detector field of view (FOV; 0 counts outside it). It is a flat
+level (``counts``, the mean over the FOV) times the normal non-uniformity of a working camera (a faint
+hexagonal PMT tube pattern, a low-frequency gradient and edge packing, drawn per image and scaled by
+``nonuniformity``), times at most one defect. Counting noise is ``numpy.random.Generator.poisson`` on it.
+
+Defects (``alpha`` is the relative depth or height at the profile's peak):
+
+- ``cold_disc`` (the study's local cold region): expected *= 1 - alpha * brush, a soft-edged disc of the
+  given diameter lying fully inside the FOV (see :func:`brush_profile` for the four edge profiles);
+- ``hot_spot``: the same discs, expected *= 1 + alpha * brush;
+- ``pmt_failure``: one tube of the hexagonal array (75 mm) loses 10-40 % of its counts (cosine profile);
+- ``crack``: a crystal crack, a thin cold line 1-2 px wide, of random orientation and length, 5-30 % deep.
+
+Determinism: image ``i`` draws everything from ``SeedSequence(seed).spawn(n)[i]`` and labels and grid
+values come from permutations of fixed-size blocks keyed by the seed, so the same seed gives the same
+bytes however the work is chunked or threaded, and a smaller ``n`` gives a prefix of a larger set.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from nmkit.atomic import atomic_dir
+from nmkit.errors import InputError
+
+E_CAM_FOV_MM = 533.0
+"""Useful field of view of a Siemens E.Cam detector along its long side (mm)."""
+PMT_TUBE_MM = 75.0
+"""Diameter and centre-to-centre pitch of the photomultiplier tubes in the hexagonal array (mm)."""
+FOV_SHAPES = ("rectangular", "circular", "octagonal")
+DEFECT_TYPES = ("cold_disc", "hot_spot", "pmt_failure", "crack")
+BRUSH_NAMES = ("hard", "linear", "cosine", "gaussian")
+PAPER_SHAPE = (175, 238)
+PAPER_COUNTS = 98.0
+PAPER_ALPHAS = (0.02, 0.04, 0.06, 0.08)
+PAPER_DIAMETERS = tuple(range(5, 76, 5))
+MANIFEST_COLUMNS = ("file", "label", "defect", "alpha", "diameter", "brush", "row", "col", "counts")
+
+_GAUSSIAN_SIGMA = 1 / 3  # of the radius, for brush 3: the diameter spans +-3 sigma
+_RIM_DECAY_PX = 1.5  # e-folding distance of edge packing
+_CHUNK = 32  # images per thread-pool task
+_WRITE_CHUNK = 256  # images generated per step of write_flood_set
+_LABEL_TAG, _GRID_TAG = 1, 2  # entropy tags of the label and grid permutations
+_LABEL_SUPERBLOCK = 512  # label blocks drawn per generator
+
+
+@lru_cache(maxsize=256)
+def brush_profile(brush: int, diameter: float) -> np.ndarray:
+    """The soft-edged disc ``brush`` of ``diameter`` px on a (2k+1)-square: 1 at the centre, 0 beyond diameter/2.
+
+    With r the distance from the centre over the radius R = diameter/2:
+    0 ``hard``: 1 for r <= 1 (a sharp edge);
+    1 ``linear``: 1 up to r = 0.5, then a straight ramp to 0 at r = 1 (flat top, linear edge);
+    2 ``cosine``: 0.5 (1 + cos(pi r)) for r < 1 (a smooth dome over the whole radius);
+    3 ``gaussian``: exp(-r^2 / (2 sigma^2)), sigma = 1/3, shifted and scaled to reach 0 at r = 1 (a bell).
+    The array is read-only and cached.
+    """
+    if int(brush) not in range(len(BRUSH_NAMES)):
+        raise ValueError(f"brush must be 0-{len(BRUSH_NAMES) - 1} ({', '.join(BRUSH_NAMES)}), not {brush!r}")
+    if not diameter > 0:
+        raise ValueError(f"diameter must be positive, not {diameter!r}")
+    radius = diameter / 2
+    half = math.ceil(radius)
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    r = np.hypot(yy, xx) / radius
+    if brush == 0:
+        profile = (r <= 1).astype(np.float64)
+    elif brush == 1:
+        profile = np.clip(2.0 * (1.0 - r), 0.0, 1.0)
+    elif brush == 2:
+        profile = np.where(r < 1, 0.5 * (1.0 + np.cos(np.pi * np.minimum(r, 1.0))), 0.0)
+    else:
+        floor = math.exp(-1.0 / (2 * _GAUSSIAN_SIGMA**2))
+        profile = np.clip((np.exp(-r**2 / (2 * _GAUSSIAN_SIGMA**2)) - floor) / (1.0 - floor), 0.0, 1.0)
+    profile.setflags(write=False)
+    return profile
+
+
+def fov_mask(shape: tuple[int, int], fov: str = "rectangular", margin: int = 0) -> np.ndarray:
+    """Boolean detector field of view centred in an image of ``shape`` (rows, cols), ``margin`` px from its edges.
+
+    ``rectangular`` fills the image less the margin; ``circular`` is the largest circle that fits;
+    ``octagonal`` is the rectangle with its corners cut at 45 degrees (a regular octagon in a square image).
+    """
+    if fov not in FOV_SHAPES:
+        raise ValueError(f"fov must be one of {', '.join(FOV_SHAPES)}, not {fov!r}")
+    rows, cols = shape
+    y = np.abs(np.arange(rows) - (rows - 1) / 2)[:, None]
+    x = np.abs(np.arange(cols) - (cols - 1) / 2)[None, :]
+    half_h, half_w = rows / 2 - margin, cols / 2 - margin
+    inside = (y < half_h) & (x < half_w)
+    if fov == "circular":
+        inside &= np.hypot(y, x) <= min(half_h, half_w)
+    elif fov == "octagonal":
+        inside &= x + y <= (half_h + half_w) / math.sqrt(2)
+    return inside
+
+
+@dataclass
+class FloodSpec:
+    """What to generate. ``shape`` is (rows, cols); ``counts`` is the mean expected counts per pixel in the FOV.
+
+    ``defect_fraction`` of the images (exactly, per block of images) get one defect, its type and
+    (alpha, diameter, brush) cycling through a shuffled grid of ``defect_types`` x ``alphas`` x
+    ``diameters`` x ``brushes``; PMT failures and cracks draw their own depth and size (module docstring).
+    ``nonuniformity`` scales the normal non-uniformity (0 = perfectly flat expected image; 1 = PMT
+    pattern 0.5-1.5 % peak to peak, gradient 1-2 % across, edge packing 1.5-3 % at the rim).
+    """
+
+    shape: tuple[int, int] = PAPER_SHAPE
+    counts: float = PAPER_COUNTS
+    fov: str = "rectangular"
+    fov_margin: int = 0
+    pixel_mm: float = E_CAM_FOV_MM / PAPER_SHAPE[1]
+    defect_fraction: float = 0.5
+    defect_types: tuple[str, ...] = ("cold_disc",)
+    alphas: tuple[float, ...] = PAPER_ALPHAS
+    diameters: tuple[int, ...] = PAPER_DIAMETERS
+    brushes: tuple[int, ...] = (0, 1, 2, 3)
+    nonuniformity: float = 1.0
+
+    @classmethod
+    def paper(cls) -> FloodSpec:
+        """The study's set: 238 x 175 px, mean 98, full rectangular FOV, cold discs only, 50/50, mild non-uniformity."""
+        return cls(shape=PAPER_SHAPE, counts=PAPER_COUNTS, fov="rectangular", fov_margin=0,
+                   pixel_mm=E_CAM_FOV_MM / PAPER_SHAPE[1], defect_fraction=0.5, defect_types=("cold_disc",),
+                   alphas=PAPER_ALPHAS, diameters=PAPER_DIAMETERS, brushes=(0, 1, 2, 3), nonuniformity=0.5)
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(int(v) for v in self.shape)
+        self.defect_types = tuple(str(v) for v in self.defect_types)
+        self.alphas = tuple(float(v) for v in self.alphas)
+        self.diameters = tuple(int(v) for v in self.diameters)
+        self.brushes = tuple(int(v) for v in self.brushes)
+        self.counts, self.pixel_mm = float(self.counts), float(self.pixel_mm)
+        self.defect_fraction, self.nonuniformity = float(self.defect_fraction), float(self.nonuniformity)
+        self.fov_margin = int(self.fov_margin)
+        if len(self.shape) != 2 or min(self.shape) < 8:
+            raise ValueError(f"shape must be (rows, cols), each at least 8, not {self.shape}")
+        if self.fov not in FOV_SHAPES:
+            raise ValueError(f"fov must be one of {', '.join(FOV_SHAPES)}, not {self.fov!r}")
+        if not 0 <= self.fov_margin < min(self.shape) // 4:
+            raise ValueError(f"fov_margin must be 0 to {min(self.shape) // 4 - 1} px, not {self.fov_margin}")
+        if not (math.isfinite(self.counts) and self.counts > 0):
+            raise ValueError(f"counts must be positive, not {self.counts}")
+        if not self.pixel_mm > 0:
+            raise ValueError(f"pixel_mm must be positive, not {self.pixel_mm}")
+        if not 0.0 <= self.defect_fraction <= 1.0:
+            raise ValueError(f"defect_fraction must be in [0, 1], not {self.defect_fraction}")
+        if not self.nonuniformity >= 0:
+            raise ValueError(f"nonuniformity must be >= 0, not {self.nonuniformity}")
+        unknown = [t for t in self.defect_types if t not in DEFECT_TYPES]
+        if not self.defect_types or unknown:
+            raise ValueError(f"defect_types must be some of {', '.join(DEFECT_TYPES)}, not {self.defect_types}")
+        if not self.alphas or any(not 0 < a <= 1 for a in self.alphas):
+            raise ValueError(f"alphas must be in (0, 1], not {self.alphas}")
+        if not self.diameters or min(self.diameters) < 1:
+            raise ValueError(f"diameters must be positive pixel counts, not {self.diameters}")
+        if not self.brushes or any(b not in range(len(BRUSH_NAMES)) for b in self.brushes):
+            raise ValueError(f"brushes must be some of 0-3 ({', '.join(BRUSH_NAMES)}), not {self.brushes}")
+        geometry = _geometry(self.shape, self.fov, self.fov_margin, self.pixel_mm)
+        discs = {"cold_disc", "hot_spot"} & set(self.defect_types)
+        if discs and self.defect_fraction > 0 and max(self.diameters) / 2 >= geometry.edt.max():
+            raise ValueError(f"a {max(self.diameters)} px disc does not fit inside the {self.fov} FOV of {self.shape}")
+
+
+@dataclass
+class _Geometry:
+    """Everything about a spec's detector that does not change between images (cached)."""
+
+    mask: np.ndarray  # (H, W) bool FOV
+    edt: np.ndarray  # (H, W) distance to the nearest pixel outside the FOV (or the image)
+    rim: np.ndarray  # (H, W) edge-packing profile, 1 at the FOV's outermost pixels, 0 outside
+    tubes: np.ndarray  # (H + cell_h, W + cell_w) PMT pattern, peak to peak 1, tube centres on the lattice
+    rows: np.ndarray  # (H,) row coordinate -0.5..0.5 for the gradient
+    cols: np.ndarray  # (W,) column coordinate -0.5..0.5
+    pitch_px: float  # tube pitch in px
+    _valid: dict[float, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def cell(self) -> tuple[int, int]:
+        """Integer shifts (rows, cols) that cover one rectangular period of the tube lattice."""
+        return math.ceil(self.pitch_px * math.sqrt(3)), math.ceil(self.pitch_px)
+
+    def valid_centres(self, radius: float) -> np.ndarray:
+        """Flat indices of the centres whose disc of ``radius`` lies fully inside the FOV."""
+        if radius not in self._valid:
+            self._valid[radius] = np.flatnonzero(self.edt.ravel() > radius)
+        return self._valid[radius]
+
+    def tube_centres(self, shift: tuple[int, int]) -> np.ndarray:
+        """(row, col) of the PMT centres inside the FOV when the pattern is cropped at ``shift``."""
+        rows, cols = self.mask.shape
+        s = self.pitch_px
+        reach = int(max(rows, cols) / s) * 2 + 4
+        m, n = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1))
+        r = np.rint(n * s * math.sqrt(3) / 2 - shift[0]).astype(int).ravel()
+        c = np.rint((m + n / 2) * s - shift[1]).astype(int).ravel()
+        keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+        r, c = r[keep], c[keep]
+        keep = self.mask[r, c]
+        return np.stack([r[keep], c[keep]], axis=1)
+
+
+@lru_cache(maxsize=16)
+def _geometry(shape: tuple[int, int], fov: str, margin: int, pixel_mm: float) -> _Geometry:
+    mask = fov_mask(shape, fov, margin)
+    edt = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    rim = np.where(mask, np.exp(-(edt - 1.0) / _RIM_DECAY_PX), 0.0)
+    rows, cols = shape
+    pitch_px = PMT_TUBE_MM / pixel_mm
+    cell_h, cell_w = math.ceil(pitch_px * math.sqrt(3)), math.ceil(pitch_px)
+    y = np.arange(rows + cell_h)[:, None] / pitch_px
+    x = np.arange(cols + cell_w)[None, :] / pitch_px
+    # The three shortest reciprocal vectors of a hexagonal lattice of pitch 1 with a tube at the origin.
+    k = 2 * math.pi
+    tubes = (np.cos(k * (x - y / math.sqrt(3))) + np.cos(k * 2 * y / math.sqrt(3))
+             + np.cos(k * (x + y / math.sqrt(3)))) / 4.5  # the sum spans -1.5..3
+    row_coord = (np.arange(rows) - (rows - 1) / 2) / rows
+    col_coord = (np.arange(cols) - (cols - 1) / 2) / cols
+    for a in (mask, edt, rim, tubes, row_coord, col_coord):
+        a.setflags(write=False)
+    return _Geometry(mask, edt, rim, tubes, row_coord, col_coord, pitch_px)
+
+
+def _expected_normal(geometry: _Geometry, u: np.ndarray, scale: float,
+                     counts: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """A normal expected image from six uniforms (PMT amplitude and shift, gradient, edge packing); its tube shift."""
+    cell_h, cell_w = geometry.cell
+    shift = (int(u[1] * cell_h), int(u[2] * cell_w))
+    rows, cols = geometry.mask.shape
+    if scale > 0:
+        amplitude = scale * (0.005 + 0.010 * u[0])  # PMT pattern, peak to peak
+        gradient, angle = scale * (0.010 + 0.010 * u[3]), 2 * math.pi * u[4]  # across the image
+        rim = scale * (0.015 + 0.015 * u[5])  # edge packing at the outermost FOV pixels
+        image = geometry.tubes[shift[0]:shift[0] + rows, shift[1]:shift[1] + cols] * amplitude
+        image += (1.0 + gradient * math.sin(angle) * geometry.rows)[:, None]
+        image += (gradient * math.cos(angle) * geometry.cols)[None, :]
+        image += rim * geometry.rim
+        image *= geometry.mask
+    else:
+        image = geometry.mask.astype(np.float64)
+    image *= counts * np.count_nonzero(geometry.mask) / image.sum()
+    return image, shift
+
+
+def _label_block(fraction: float) -> tuple[int, int]:
+    """(block size, defects per block): the smallest block holding an exact share, else 100."""
+    for size in range(1, 101):
+        if abs(fraction * size - round(fraction * size)) < 1e-9:
+            return size, round(fraction * size)
+    return 100, round(fraction * 100)
+
+
+def _plan(spec: FloodSpec, seed: int, start: int, stop: int) -> tuple[np.ndarray, list[tuple | None]]:
+    """Labels of images start..stop-1 and, for each defect, its grid entry (type, alpha, diameter, brush)."""
+    size, per_block = _label_block(spec.defect_fraction)
+    first, last = start // size, (stop - 1) // size
+    blocks = []
+    for superblock in range(first // _LABEL_SUPERBLOCK, last // _LABEL_SUPERBLOCK + 1):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, _LABEL_TAG, superblock]))
+        perms = rng.permuted(np.tile(np.arange(size), (_LABEL_SUPERBLOCK, 1)), axis=1) < per_block
+        lo = max(first, superblock * _LABEL_SUPERBLOCK) - superblock * _LABEL_SUPERBLOCK
+        hi = min(last, superblock * _LABEL_SUPERBLOCK + _LABEL_SUPERBLOCK - 1) - superblock * _LABEL_SUPERBLOCK
+        blocks.append(perms[lo:hi + 1].ravel())
+    in_blocks = np.concatenate(blocks)
+    offset = start - first * size
+    labels = in_blocks[offset:offset + stop - start]
+    ordinals = first * per_block + int(in_blocks[:offset].sum()) + np.cumsum(labels) - 1
+    grid = list(itertools.product(spec.defect_types, spec.alphas, spec.diameters, spec.brushes))
+    perms: dict[int, np.ndarray] = {}
+    entries: list[tuple | None] = []
+    for is_defect, j in zip(labels, ordinals):
+        if not is_defect:
+            entries.append(None)
+            continue
+        block = int(j) // len(grid)
+        if block not in perms:
+            rng = np.random.default_rng(np.random.SeedSequence([seed, _GRID_TAG, block]))
+            perms[block] = rng.permutation(len(grid))
+        entries.append(grid[perms[block][int(j) % len(grid)]])
+    return labels.astype(np.int64), entries
+
+
+def _composite(image: np.ndarray, profile: np.ndarray, row: int, col: int, scale: float) -> None:
+    """image *= 1 + scale * profile, the profile centred at (row, col) and clipped to the image (in place)."""
+    half = profile.shape[0] // 2
+    r0, c0 = max(row - half, 0), max(col - half, 0)
+    r1, c1 = min(row + half + 1, image.shape[0]), min(col + half + 1, image.shape[1])
+    patch = profile[r0 - row + half:r1 - row + half, c0 - col + half:c1 - col + half]
+    image[r0:r1, c0:c1] *= 1.0 + scale * patch
+
+
+def _crack_profile(length: float, width: int, angle: float) -> np.ndarray:
+    """A line of ``length`` px and ``width`` px through the centre of a (2k+1)-square, anti-aliased (1 on the line)."""
+    half = math.ceil(length / 2 + width)
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    along = np.clip(xx * math.cos(angle) + yy * math.sin(angle), -length / 2, length / 2)
+    dist = np.hypot(xx - along * math.cos(angle), yy - along * math.sin(angle))
+    return np.clip(width / 2 + 0.5 - dist, 0.0, 1.0)
+
+
+def _add_defect(image: np.ndarray, entry: tuple, v: np.ndarray, shift: tuple[int, int],
+                geometry: _Geometry) -> dict[str, Any]:
+    """Composite one defect on an expected image (in place); return its ground truth."""
+    kind, alpha, diameter, brush = entry
+    cols = image.shape[1]
+    if kind in ("cold_disc", "hot_spot"):
+        valid = geometry.valid_centres(diameter / 2)
+        row, col = divmod(int(valid[int(v[0] * len(valid))]), cols)
+        _composite(image, brush_profile(brush, diameter), row, col, -alpha if kind == "cold_disc" else alpha)
+    elif kind == "pmt_failure":
+        alpha, brush = round(0.10 + 0.30 * float(v[1]), 3), 2
+        diameter = round(geometry.pitch_px)
+        tubes = geometry.tube_centres(shift)
+        if len(tubes):
+            row, col = (int(x) for x in tubes[int(v[0] * len(tubes))])
+        else:  # a field smaller than one tube: the tube sits at the centre
+            row, col = image.shape[0] // 2, cols // 2
+        _composite(image, brush_profile(2, geometry.pitch_px), row, col, -alpha)
+    else:  # crack
+        alpha, brush = round(0.05 + 0.25 * float(v[1]), 3), 1 + int(v[4] >= 0.5)
+        longest = max(2.0, 2 * (float(geometry.edt.max()) - brush - 1))
+        shortest = min(10.0, longest)
+        length = round(shortest + (min(0.8 * geometry.edt.max(), longest) - shortest) * float(v[2]), 1)
+        length = max(shortest, length)
+        valid = geometry.valid_centres(length / 2 + brush)
+        if not len(valid):
+            valid = np.array([np.argmax(geometry.edt)])
+        row, col = divmod(int(valid[int(v[0] * len(valid))]), cols)
+        _composite(image, _crack_profile(length, brush, math.pi * float(v[3])), row, col, -alpha)
+        diameter = round(length)
+    return {"defect": kind, "alpha": float(alpha), "diameter": int(diameter), "brush": int(brush),
+            "row": int(row), "col": int(col)}
+
+
+def _fill(out: np.ndarray, spec: FloodSpec, seed: int, indices: range, labels: np.ndarray,
+          entries: list[tuple | None], noiseless: bool) -> list[dict[str, Any]]:
+    """Draw images ``indices`` into ``out`` (float32, one slot per index); return their records."""
+    geometry = _geometry(spec.shape, spec.fov, spec.fov_margin, spec.pixel_mm)
+    records = []
+    for k, i in enumerate(indices):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+        u = rng.random(6)  # normal non-uniformity
+        v = rng.random(6)  # defect position, depth, length, angle, width
+        expected, shift = _expected_normal(geometry, u, spec.nonuniformity, spec.counts)
+        record = {"label": int(labels[k]), "defect": "none", "alpha": 0.0, "diameter": 0, "brush": -1,
+                  "row": -1, "col": -1}
+        if entries[k] is not None:
+            record |= _add_defect(expected, entries[k], v, shift, geometry)
+        record["counts"] = spec.counts
+        records.append(record)
+        out[k] = expected if noiseless else rng.poisson(expected)
+    return records
+
+
+def _default_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _generate(spec: FloodSpec, seed: int, start: int, stop: int, noiseless: bool = False,
+              workers: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Images start..stop-1 of the set (spec, seed)."""
+    if int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, not {seed}")
+    images = np.empty((stop - start, *spec.shape), dtype=np.float32)
+    if stop <= start:
+        return images, []
+    labels, entries = _plan(spec, int(seed), start, stop)
+    chunks = [range(s, min(s + _CHUNK, stop)) for s in range(start, stop, _CHUNK)]
+
+    def run(chunk: range) -> list[dict[str, Any]]:
+        lo, hi = chunk.start - start, chunk.stop - start
+        return _fill(images[lo:hi], spec, int(seed), chunk, labels[lo:hi], entries[lo:hi], noiseless)
+
+    workers = min(workers or _default_workers(), len(chunks))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:  # numpy's Poisson sampler releases the GIL
+            parts = list(pool.map(run, chunks))
+    else:
+        parts = [run(chunk) for chunk in chunks]
+    return images, [record for part in parts for record in part]
+
+
+def generate_floods(spec: FloodSpec, n: int, seed: int = 0, *, noiseless: bool = False,
+                    workers: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """``n`` floods as float32 counts (n, rows, cols) and one ground-truth record per image.
+
+    Each record has ``label`` (0 normal, 1 defect), ``defect`` ("none", "cold_disc", "hot_spot",
+    "pmt_failure", "crack"), ``alpha`` (relative depth or height), ``diameter`` (px; a crack's length),
+    ``brush`` (edge profile 0-3; 2 for a PMT failure; a crack's width in px; -1 for none), ``row`` and
+    ``col`` (the defect's centre, 0-based; -1 for none) and ``counts`` (the spec's mean counts per pixel).
+    ``noiseless`` returns the expected images instead of Poisson draws. ``workers`` threads (default: the
+    CPU cores, at most 8) share the work without changing the result.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, not {n}")
+    return _generate(spec, seed, 0, int(n), noiseless, workers)
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "manifest.csv").is_file():
+        raise InputError(out_dir, "is a folder that is not empty and holds no flood set (manifest.csv); "
+                                  "choose a new or empty folder")
+
+
+def write_flood_set(out_dir: str | Path, spec: FloodSpec, n: int, seed: int = 0,
+                    progress: Callable[[int], Any] | None = None) -> Path:
+    """Write ``images/flood_00000.npy``... and ``manifest.csv`` (columns :data:`MANIFEST_COLUMNS`) to ``out_dir``.
+
+    Images are uint16 counts (float32 for a file whose counts exceed 65535), the same values as
+    :func:`generate_floods` gives for (spec, n, seed). The folder is built under a temporary name and
+    renamed at the end, so an error leaves no half-written set; an existing flood set there is replaced.
+    ``progress(done)`` is called after each step with the number of images written so far.
+    """
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    digits = max(5, len(str(max(n - 1, 0))))
+    rows = []
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "images").mkdir()
+        for start in range(0, n, _WRITE_CHUNK):
+            stop = min(n, start + _WRITE_CHUNK)
+            images, records = _generate(spec, seed, start, stop)
+            for i, (image, record) in enumerate(zip(images, records), start=start):
+                name = f"images/flood_{i:0{digits}d}.npy"
+                np.save(tmp / name, image.astype(np.uint16) if image.max() <= 65535 else image)
+                rows.append({"file": name, **record})
+            if progress is not None:
+                progress(stop)
+        with (tmp / "manifest.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    return out_dir
+
+
+_MANIFEST_TYPES: dict[str, Callable[[str], Any]] = {
+    "file": str, "label": int, "defect": str, "alpha": float, "diameter": int, "brush": int, "row": int,
+    "col": int, "counts": float}
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``manifest.csv`` written by :func:`write_flood_set`, with typed values."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "manifest not found")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
+        records = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                records.append({key: cast(row[key]) for key, cast in _MANIFEST_TYPES.items()})
+            except (TypeError, ValueError) as err:
+                raise InputError(path, f"line {line} has a bad value ({err})") from None
+    return records
+
+
+__all__ = ["BRUSH_NAMES", "DEFECT_TYPES", "FOV_SHAPES", "MANIFEST_COLUMNS", "PAPER_ALPHAS", "PAPER_DIAMETERS",
+           "FloodSpec", "brush_profile", "fov_mask", "generate_floods", "read_manifest", "write_flood_set"]
