@@ -1,0 +1,66 @@
+"""The `nmkit` command: shared commands (train, models, demo) and one sub-command per workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nmkit.console import print_json, reports_input_errors
+from nmkit.workflows.qc.cli import app as qc_app
+
+app = typer.Typer(help="nmkit: deep learning workflows for nuclear medicine imaging.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(qc_app, name="qc")
+
+
+@app.command()
+@reports_input_errors
+def train(
+    config: Path = typer.Argument(..., help="Experiment YAML, e.g. configs/qc-fast.yaml."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default runs/<config name>)."),
+    devices: Optional[int] = typer.Option(None, help="Number of devices (processes for DDP on CPU)."),
+    strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
+    max_epochs: Optional[int] = typer.Option(None, help="Override trainer.max_epochs."),
+    resume: bool = typer.Option(False, help="Continue from RUN/checkpoints/last.ckpt."),
+) -> None:
+    """Train the experiment described by CONFIG; writes checkpoints, logs/metrics.csv and model.pt."""
+    from nmkit.engine import load_config
+    from nmkit.engine import train as run_training
+
+    cfg = load_config(config)
+    out = out or Path("runs") / config.stem
+    bundle = run_training(cfg, out, devices=devices, strategy=strategy, resume=resume, max_epochs=max_epochs)
+    typer.echo(f"model written to {bundle}")
+
+
+@app.command("models")
+def models_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.g. 'qc-*'."),
+                   json_out: bool = typer.Option(False, "--json")) -> None:
+    """List the registered models."""
+    from nmkit.models import list_models
+
+    names = list_models(pattern)
+    if json_out:
+        print_json(names)
+    else:
+        typer.echo("\n".join(names))
+
+
+@app.command()
+@reports_input_errors
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs and report.html.")) -> None:
+    """Run every workflow on built-in samples and write OUT/report.html."""
+    from nmkit.demo import run_demo
+
+    report = run_demo(out)
+    typer.echo(f"report written to {report}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

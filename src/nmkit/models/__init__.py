@@ -1,0 +1,9 @@
+"""Model registry and generic architectures; workflows register their named models."""
+
+from nmkit.models.registry import create_model, list_models, register_model
+from nmkit.models.weights import load_weights, read_state_dict
+
+__all__ = ["create_model", "list_models", "register_model", "load_weights", "read_state_dict"]
+from nmkit.models.bundle import load_bundle, save_bundle  # noqa: E402
+
+__all__ += ["load_bundle", "save_bundle"]

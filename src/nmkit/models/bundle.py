@@ -1,0 +1,43 @@
+"""A trained model as one self-describing file: registry name, builder arguments, weights, card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nmkit.atomic import atomic_path
+from nmkit.errors import InputError
+from nmkit.models.registry import create_model
+
+
+def save_bundle(path: str | Path, model_name: str, model_kwargs: dict[str, Any], model: nn.Module,
+                info: dict[str, Any] | None = None) -> Path:
+    """Save ``model`` with what is needed to rebuild it; ``info`` holds plain metadata (config, metrics)."""
+    blob = {"format": "nmkit-model-1", "model_name": model_name, "model_kwargs": dict(model_kwargs),
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+            "info": info or {}}
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+    return Path(path)
+
+
+def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model saved by :func:`save_bundle` (in eval mode) and return it with its info."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "model file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise InputError(path, f"cannot be read as an nmkit model ({type(err).__name__})") from err
+    if not isinstance(blob, dict) or blob.get("format") != "nmkit-model-1":
+        raise InputError(path, "is not an nmkit model bundle (train one with `nmkit train CONFIG`)")
+    model = create_model(blob["model_name"], **blob["model_kwargs"])
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    info = dict(blob.get("info", {}))
+    info.setdefault("model_name", blob["model_name"])
+    return model, info
