@@ -1,0 +1,114 @@
+"""QC benchmark: phantom rate, fast-config training time, CNN vs ideal observer, `qc check` latency.
+
+    .venv/bin/python benchmarks/qc.py                      # train configs/qc-fast.yaml, then measure
+    .venv/bin/python benchmarks/qc.py --model runs/qc-fast/model.pt   # measure an existing model
+
+Writes the `qc` section of BENCHMARKS.md and benchmarks/results/qc.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import machine, write_section  # noqa: E402
+
+from nmkit.engine import load_config, train  # noqa: E402
+from nmkit.io import Image  # noqa: E402
+from nmkit.models import load_bundle  # noqa: E402
+from nmkit.phantoms.flood import FloodSpec, generate_floods  # noqa: E402
+from nmkit.workflows.qc.analyse import FloodQC  # noqa: E402
+from nmkit.workflows.qc.evaluate import evaluate_floods  # noqa: E402
+
+TEST_SEED = 987_654  # never used for training
+
+
+def phantom_rate(n: int = 2000) -> float:
+    spec = FloodSpec.paper()
+    generate_floods(spec, 50, seed=1)  # warm-up
+    start = time.perf_counter()
+    generate_floods(spec, n, seed=2)
+    return n / (time.perf_counter() - start)
+
+
+def check_latency(model, info, repeats: int = 20) -> float:
+    images, _ = generate_floods(dataclasses.replace(FloodSpec(), counts=300.0, shape=(256, 256), fov="circular"), 1, seed=5)
+    image = Image(images[0], pixel_spacing=(2.065, 2.065), modality="NM", path=Path("bench.npy"))
+    FloodQC(image).analyze(model, info)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        FloodQC(image).analyze(model, info)
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "configs" / "qc-fast.yaml"))
+    parser.add_argument("--model", help="evaluate this bundle instead of training the config")
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--counts", type=float, nargs="+", default=[98.0, 392.0])
+    args = parser.parse_args()
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+
+    rows = {"machine": machine(), "phantom_floods_per_s": phantom_rate()}
+    if args.model:
+        bundle, train_s = Path(args.model), None
+    else:
+        config = load_config(args.config)
+        start = time.perf_counter()
+        bundle = train(config, ROOT / "runs" / Path(args.config).stem)
+        train_s = time.perf_counter() - start
+    rows["train_seconds"] = train_s
+    model, info = load_bundle(bundle)
+    info["model_path"] = str(bundle)
+    rows["model"] = str(bundle)
+    rows["levels"] = []
+    for counts in args.counts:
+        spec = dataclasses.replace(FloodSpec.paper(), counts=counts)
+        images, records = generate_floods(spec, args.n_test, seed=TEST_SEED)
+        result = evaluate_floods(images, records, model, info)
+        rows["levels"].append({"counts": counts, **{k: result[k] for k in (
+            "accuracy", "sensitivity", "specificity", "auc", "observer_auc", "observer_accuracy", "by_alpha")}})
+    rows["check_ms"] = check_latency(model, info)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "qc.json").write_text(json.dumps(rows, indent=2))
+    write_section("qc", render(rows, args))
+    print(render(rows, args))
+
+
+def render(rows: dict, args) -> str:
+    cmd = "python benchmarks/qc.py" + (f" --model {args.model}" if args.model else f" --config {Path(args.config).relative_to(ROOT)}")
+    lines = ["## qc: flood uniformity", "", f"Command: `{cmd}` (test sets: {args.n_test} floods of the study's grid, "
+             f"seed {TEST_SEED}, never used in training).", f"Machine: {rows['machine']}.", "",
+             f"- Phantom rate (paper grid 238x175, `generate_floods`): **{rows['phantom_floods_per_s']:.0f} floods/s**",
+             f"- Training time of the config: **{rows['train_seconds'] / 60:.1f} min**" if rows["train_seconds"] else
+             "- Training: not run (existing model)",
+             f"- `qc check` latency after model load (256x256 flood, NEMA + CNN + map): **{rows['check_ms']:.0f} ms**", "",
+             "| counts/px | CNN AUC | observer AUC | CNN accuracy | observer accuracy* | CNN sensitivity | CNN specificity |",
+             "|---|---|---|---|---|---|---|"]
+    for lv in rows["levels"]:
+        lines.append(f"| {lv['counts']:g} | {lv['auc']:.4f} | {lv['observer_auc']:.4f} | {lv['accuracy']:.4f} | "
+                     f"{lv['observer_accuracy']:.4f} | {lv['sensitivity']:.4f} | {lv['specificity']:.4f} |")
+    lines += ["", "Per alpha (defects of that alpha against all normal floods):", "",
+              "| counts/px | alpha | CNN AUC | observer AUC | CNN sensitivity | observer sensitivity |", "|---|---|---|---|---|---|"]
+    for lv in rows["levels"]:
+        for a in lv["by_alpha"]:
+            lines.append(f"| {lv['counts']:g} | {a['alpha']:g} | {a['cnn_auc']:.4f} | {a['observer_auc']:.4f} | "
+                         f"{a['cnn_sensitivity']:.3f} | {a['observer_sensitivity']:.3f} |")
+    lines += ["", "*Observer accuracy is at its best threshold on the test set itself (an upper bound)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
