@@ -110,6 +110,35 @@ def test_detector_ids_come_from_detector_information_sequence(tmp_path):
     assert image.metadata["detector_ids"] == ["HEAD-A", "HEAD-B"]
 
 
+def test_gated_blood_pool_timing_tags(tmp_path):
+    slot = Dataset()
+    slot.TimeSlotTime = 850.0
+    frames = np.stack([PIXELS + 100 * k for k in range(4)]).astype(np.uint16)
+    ds = nm_dataset(frames, ImageType=["ORIGINAL", "PRIMARY", "GATED", "EMISSION"], HeartRate=70, FrameTime=53.125,
+                    NominalInterval=857, NumberOfTimeSlots=4, TimeSlotInformationSequence=[slot],
+                    FrameIncrementPointer=[0x00540070])  # (0054,0070) TimeSlotVector
+    meta = read_dicom(write(ds, tmp_path / "muga.dcm")).metadata
+    assert (meta["heart_rate_bpm"], meta["frame_time_ms"], meta["nominal_interval_ms"]) == (70.0, 53.125, 857.0)
+    assert (meta["n_time_slots"], meta["time_slot_time_ms"]) == (4, 850.0)
+    assert meta["frame_increment_pointer"] == ["TimeSlotVector"]
+    assert meta["gated"] is True
+    assert json.loads(json.dumps(meta)) == meta
+
+
+def test_gated_from_frame_increment_pointer_alone(tmp_path):
+    ds = nm_dataset(np.stack([PIXELS, PIXELS]), FrameIncrementPointer=[0x00540010, 0x00540070])
+    meta = read_dicom(write(ds, tmp_path / "g.dcm")).metadata
+    assert meta["frame_increment_pointer"] == ["EnergyWindowVector", "TimeSlotVector"]
+    assert meta["gated"] is True
+
+
+def test_ungated_file_has_no_timing(tmp_path):
+    meta = read_dicom(write(nm_dataset(ImageType=["ORIGINAL", "PRIMARY", "STATIC"]), tmp_path / "s.dcm")).metadata
+    assert [meta[k] for k in ("heart_rate_bpm", "frame_time_ms", "nominal_interval_ms", "n_time_slots",
+                              "time_slot_time_ms", "frame_increment_pointer")] == [None] * 6
+    assert meta["gated"] is False
+
+
 def test_rescale_slope_and_intercept_are_applied(tmp_path):
     image = read_dicom(write(nm_dataset(RescaleSlope=0.5, RescaleIntercept=-10), tmp_path / "scaled.dcm"))
     np.testing.assert_array_equal(image.array[0], PIXELS * 0.5 - 10)

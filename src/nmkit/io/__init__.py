@@ -14,13 +14,15 @@ from nmkit.errors import InputError
 from nmkit.io._common import require_file
 from nmkit.io.dicom import read_dicom, read_dicom_dataset
 from nmkit.io.image import Image
+from nmkit.io.labelme import consensus_mask, mask_to_polygon, read_consensus, read_labelme, write_labelme
 from nmkit.io.metaimage import read_metaimage, read_metaimage_header
 from nmkit.io.nifti import read_nifti
 from nmkit.io.npy import read_npy
 from nmkit.io.raster import PNG_SIGNATURE, TIFF_SIGNATURES, read_raster
 
-__all__ = ["Image", "detect_format", "load_image", "read_dicom", "read_dicom_dataset", "read_metaimage",
-           "read_nifti", "read_npy", "read_raster"]
+__all__ = ["Image", "consensus_mask", "detect_format", "load_image", "mask_to_polygon", "read_consensus",
+           "read_dicom", "read_dicom_dataset", "read_labelme", "read_metaimage", "read_nifti", "read_npy",
+           "read_raster", "write_labelme"]
 
 READERS: dict[str, Callable[[Path], Image]] = {
     "dicom": read_dicom, "metaimage": read_metaimage, "nifti": read_nifti, "raster": read_raster, "npy": read_npy,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, get_decoder
@@ -201,6 +202,24 @@ def dicom_metadata(ds: Dataset) -> dict[str, Any]:
         "rescale_intercept": intercept,
         "units": _text(ds.get("Units")),
         "sop_class_uid": _text(ds.get("SOPClassUID")),
+        **_gating(ds),
+    }
+
+
+def _gating(ds: Dataset) -> dict[str, Any]:
+    """ECG-gating tags (gated blood pool, gated SPECT); None where the file does not give them."""
+    slots = list(ds.get("TimeSlotInformationSequence") or [])
+    pointer = ds.get("FrameIncrementPointer")
+    tags = pointer if type(pointer).__name__ == "MultiValue" else [] if pointer is None else [pointer]
+    keywords = [keyword_for_tag(tag) or str(tag) for tag in tags]
+    return {
+        "heart_rate_bpm": _number(ds.get("HeartRate")),
+        "frame_time_ms": _number(ds.get("FrameTime")),
+        "nominal_interval_ms": _number(ds.get("NominalInterval")),
+        "n_time_slots": _int(ds.get("NumberOfTimeSlots")),
+        "time_slot_time_ms": _number(slots[0].get("TimeSlotTime")) if slots else None,
+        "frame_increment_pointer": keywords or None,
+        "gated": "GATED" in [v.upper() for v in _strings(ds.get("ImageType"))] or "TimeSlotVector" in keywords,
     }
 
 

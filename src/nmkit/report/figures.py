@@ -10,8 +10,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from nmkit.atomic import atomic_path  # noqa: E402
+from nmkit.metrics.agreement import bland_altman  # noqa: E402
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -67,4 +69,55 @@ def bar_figure(labels: Sequence[str], series: dict[str, Sequence[float]], path: 
     ax.set_xticks(x, labels)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def bland_altman_figure(method: Sequence[float], reference: Sequence[float], path: str | Path, unit: str = "%",
+                        title: str = "Bland-Altman", method_label: str = "model",
+                        reference_label: str = "reference") -> Path:
+    """Difference (method - reference) against the pair's mean, with the bias and the 95 % limits of agreement."""
+    ba = bland_altman(method, reference)
+    method, reference = np.asarray(method, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    ax.scatter((method + reference) / 2, method - reference, s=18, alpha=0.75)
+    for value, text, style in ((ba.loa_high, "+1.96 SD", "--"), (ba.bias, "bias", "-"),
+                               (ba.loa_low, "-1.96 SD", "--")):
+        ax.axhline(value, ls=style, c="grey" if style == "--" else "black", lw=1)
+        ax.annotate(f"{text} {value:+.2f} {unit}", (1, value), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                    textcoords="offset points", ha="right", fontsize=8)
+    ax.set(title=f"{title} (n = {ba.n})", xlabel=f"mean of {method_label} and {reference_label} ({unit})",
+           ylabel=f"{method_label} - {reference_label} ({unit})")
+    return _save(fig, path)
+
+
+def curve_figure(x: Sequence[float], series: dict[str, Sequence[float]], path: str | Path, xlabel: str, ylabel: str,
+                 title: str, marks: Sequence[tuple[float, str]] = ()) -> Path:
+    """Curves sharing one x axis (e.g. a time-activity curve), with labelled vertical marks (e.g. ED, ES)."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    for name, values in series.items():
+        ax.plot(x, values, marker="o", ms=3, lw=1.5, label=name)
+    for position, text in marks:
+        ax.axvline(position, ls=":", c="grey", lw=1)
+        ax.annotate(text, (position, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def contour_figure(image: np.ndarray, masks: dict[str, np.ndarray], path: str | Path, title: str,
+                   image_label: str = "counts") -> Path:
+    """An image in grey with each mask's outline in its own colour, named in the legend."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    shown = ax.imshow(image, cmap="gray", interpolation="nearest")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=image_label)
+    handles = []
+    for i, (name, mask) in enumerate(masks.items()):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():  # an empty mask has no outline; it stays in the legend
+            ax.contour(mask.astype(np.float32), levels=[0.5], colors=[f"C{i}"], linewidths=1.5)
+        handles.append(Line2D([], [], color=f"C{i}", lw=1.5, label=name))
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
     return _save(fig, path)
