@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/qc.py
+	$(BIN)/python benchmarks/gbp.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from nmkit.workflows import qc
+from nmkit.workflows import bonescan, gbp, qc
 
-WORKFLOWS: dict[str, ModuleType] = {"qc": qc}
+WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "bonescan": bonescan}
 
 
 def get_workflow(key: str) -> ModuleType:

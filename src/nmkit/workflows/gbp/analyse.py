@@ -1,0 +1,268 @@
+"""LV ejection fraction from an ECG-gated blood-pool study: ROIs, ED/ES, background, EF, time-activity curve.
+
+The study's method (J Radiol Sci Technol 2022): background ROI = the lower-right (4th) quadrant, about the
+ES ROI's centroid, of dilate(ES ROI, 8) minus dilate(ES ROI, 3) on the 256x256 matrix;
+net counts = sum over the ROI of (pixel - mean background); EF = (netED - netES) / netED x 100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch import nn
+
+from nmkit.errors import InputError
+from nmkit.io import Image, load_image
+from nmkit.models import load_bundle
+from nmkit.report.figures import contour_figure, curve_figure
+
+MIN_FRAMES = 8
+STUDY_MATRIX = 256  # the study's dilation iterations (8 and 3) are in pixels of a 256x256 matrix
+BACKGROUND_METHODS = ("study", "crescent")
+DEFAULT_MODEL = "gbp-default.pt"
+
+
+def default_model_path() -> Path:
+    """The small phantom-trained LV model shipped inside the package (see its MODEL_CARD.md)."""
+    return Path(str(resources.files("nmkit.workflows.gbp") / "default_model" / DEFAULT_MODEL))
+
+
+def load_gbp_model(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """An LV segmentation bundle from ``path``, or the shipped default model."""
+    path = Path(path) if path else default_model_path()
+    model, info = load_bundle(path)
+    info["model_path"] = str(path)
+    return model, info
+
+
+def load_gated_study(source: str | Path | Image) -> Image:
+    """A gated study as an Image of >= 8 equal-size frames: a multi-frame file, or a folder of 2-D frames."""
+    if isinstance(source, Image):
+        image = source
+    elif Path(source).is_dir():
+        image = _frames_from_folder(Path(source))
+    else:
+        image = load_image(source)
+    where = image.path or "study"
+    if image.n_frames == 1:
+        raise InputError(where, "is a static (1-frame) image, but a gated study needs one frame per time slot")
+    if image.n_frames < MIN_FRAMES:
+        raise InputError(where, f"has {image.n_frames} frames, but a gated study needs at least {MIN_FRAMES}")
+    if not np.any(image.array):
+        raise InputError(where, "every frame is zero (no counts)")
+    if image.array.min() < 0:
+        raise InputError(where, "has negative pixel values, which counts cannot be")
+    return image
+
+
+def _frames_from_folder(folder: Path) -> Image:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise InputError(folder, "is an empty folder, not a gated study")
+    frames = [load_image(f) for f in files]
+    shapes = {f.plane().shape for f in frames}
+    if len(shapes) > 1:
+        raise InputError(folder, f"holds frames of different sizes ({', '.join(map(str, sorted(shapes)))})")
+    first = frames[0]
+    return Image(np.stack([f.plane() for f in frames]), first.pixel_spacing, first.modality,
+                 {**first.metadata, "frame_files": [f.name for f in files]}, folder)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of a 2-D mask, holes filled (an ROI is one closed region)."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask, dtype=bool)
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+    return ndimage.binary_fill_holes(labels == 1 + int(np.argmax(sizes)))
+
+
+@torch.no_grad()
+def segment_frames(model: nn.Module, frames: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """LV masks (F, H, W) bool from counts (F, H, W): argmax of the model, largest region per frame."""
+    model.eval()
+    labels = []
+    for start in range(0, len(frames), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(frames[start:start + batch_size], dtype=np.float32))[:, None]
+        labels.append(model(x).argmax(1).numpy())
+    return np.stack([largest_component(m > 0) for m in np.concatenate(labels)])
+
+
+def _disc(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return yy ** 2 + xx ** 2 <= radius ** 2
+
+
+def _scaled(pixels_at_256: float, shape: tuple[int, int]) -> int:
+    return max(1, int(round(pixels_at_256 * max(shape) / STUDY_MATRIX)))
+
+
+def background_roi(es_mask: np.ndarray, method: str = "study") -> np.ndarray:
+    """The background ROI beside the ES LV ROI.
+
+    ``study``: the lower-right quadrant (rows below and columns right of the ES centroid) of
+    dilate(ES, 8) minus dilate(ES, 3), iterations of a 3x3 cross scaled from the 256x256 matrix.
+    ``crescent``: the guideline's posterolateral crescent: a band 2 to 5 native (64-matrix) pixels outside
+    the ES border, between 2 and 6 o'clock about the ES centroid (the LV's free wall in the LAO view).
+    """
+    es_mask = np.asarray(es_mask, dtype=bool)
+    if not es_mask.any():
+        raise ValueError("the ES ROI is empty")
+    rows, cols = np.indices(es_mask.shape)
+    cy, cx = ndimage.center_of_mass(es_mask)
+    if method == "study":
+        cross = ndimage.generate_binary_structure(2, 1)
+        outer = ndimage.binary_dilation(es_mask, cross, iterations=_scaled(8, es_mask.shape))
+        inner = ndimage.binary_dilation(es_mask, cross, iterations=_scaled(3, es_mask.shape))
+        return outer & ~inner & (rows > cy) & (cols > cx)
+    if method == "crescent":
+        native = max(es_mask.shape) / 64
+        inner = ndimage.binary_dilation(es_mask, _disc(max(1, round(2 * native))))
+        outer = ndimage.binary_dilation(es_mask, _disc(max(2, round(5 * native))))
+        angle = np.degrees(np.arctan2(rows - cy, cols - cx))  # 0 = 3 o'clock, +90 = 6 o'clock (rows grow down)
+        return outer & ~inner & (angle >= -30) & (angle <= 90)
+    raise ValueError(f"unknown background method {method!r} ({', '.join(BACKGROUND_METHODS)})")
+
+
+def net_counts(frame: np.ndarray, roi: np.ndarray, background_per_pixel: float) -> float:
+    """Sum over the ROI of (pixel - mean background)."""
+    return float(frame[roi].sum() - roi.sum() * background_per_pixel)
+
+
+def ejection_fraction(ed_frame: np.ndarray, es_frame: np.ndarray, ed_roi: np.ndarray, es_roi: np.ndarray,
+                      background: np.ndarray) -> tuple[float, float, float, float]:
+    """(EF %, net ED counts, net ES counts, background counts/pixel) with the background taken on the ES frame."""
+    if not background.any():
+        raise ValueError("the background ROI is empty")
+    bg = float(es_frame[background].mean())
+    ed, es = net_counts(ed_frame, ed_roi, bg), net_counts(es_frame, es_roi, bg)
+    if ed <= 0:
+        raise ValueError("net ED counts are not positive: the background exceeds the LV")
+    return (ed - es) / ed * 100, ed, es, bg
+
+
+def find_ed_es(curve: np.ndarray, ecg_gated: bool) -> tuple[int, int, str]:
+    """(ED frame, ES frame, how ED was found): ED is frame 0 of an R-wave-triggered study, else the
+    curve's maximum; ES is the curve's minimum."""
+    es = int(np.argmin(curve))
+    if ecg_gated:
+        return 0, es, "ecg"
+    return int(np.argmax(curve)), es, "curve"
+
+
+@dataclass
+class GatedEFResult:
+    """Everything `nmkit gbp ef` reports for one study; ``as_dict()`` has the stable JSON keys."""
+
+    file: str
+    ef: float
+    ed_frame: int
+    es_frame: int
+    ed_source: str
+    ed_counts: float
+    es_counts: float
+    background_per_pixel: float
+    background_method: str
+    ed_roi_pixels: int
+    es_roi_pixels: int
+    n_frames: int
+    model: str
+    overlay_png: str | None = None
+    curve_png: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GatedEF:
+    """Analyse one gated study: ``GatedEF(path).analyze()``, then ``results()``, ``results_data()``,
+    ``plot_analyzed_image(path)``, ``plot_curve(path)``.
+
+    Every frame is segmented; the LV time-activity curve (net counts per frame, background from the
+    ES frame) gives ES, and ED comes from the ECG gating (frame 0) or the curve.
+    """
+
+    def __init__(self, source: str | Path | Image, background: str = "study"):
+        if background not in BACKGROUND_METHODS:
+            raise InputError("--background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {background!r}")
+        self.image = load_gated_study(source)
+        self.frames = self.image.array
+        self.background_method = background
+        self._result: GatedEFResult | None = None
+
+    def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None,
+                masks: np.ndarray | None = None) -> GatedEF:
+        """Segment (or take ``masks``), find ED/ES, place the background ROI and compute the EF."""
+        if masks is None:
+            if model is None:
+                model, info = load_gbp_model()
+            masks = segment_frames(model, self.frames)
+        self.masks = np.asarray(masks, dtype=bool)
+        where = self.image.path or "study"
+        if not self.masks.any(axis=(1, 2)).all():
+            raise InputError(where, "no LV was found on at least one frame")
+        roi_counts = np.array([f[m].sum() for f, m in zip(self.frames, self.masks)])
+        es0 = int(np.argmin(roi_counts))
+        self.background = background_roi(self.masks[es0], self.background_method)
+        bg = float(self.frames[es0][self.background].mean())
+        self.curve = np.array([net_counts(f, m, bg) for f, m in zip(self.frames, self.masks)])
+        ed, es, source = find_ed_es(self.curve, bool(self.image.metadata.get("gated")))
+        if es != es0:  # the background belongs on the ES frame
+            self.background = background_roi(self.masks[es], self.background_method)
+        try:
+            ef, ed_counts, es_counts, bg = ejection_fraction(self.frames[ed], self.frames[es], self.masks[ed],
+                                                             self.masks[es], self.background)
+        except ValueError as err:
+            raise InputError(where, str(err)) from err
+        self.curve = np.array([net_counts(f, m, bg) for f, m in zip(self.frames, self.masks)])
+        self._result = GatedEFResult(
+            file=str(where), ef=round(ef, 2), ed_frame=ed, es_frame=es, ed_source=source,
+            ed_counts=round(ed_counts, 1), es_counts=round(es_counts, 1), background_per_pixel=round(bg, 3),
+            background_method=self.background_method, ed_roi_pixels=int(self.masks[ed].sum()),
+            es_roi_pixels=int(self.masks[es].sum()), n_frames=len(self.frames),
+            model="given masks" if info is None and model is None else
+            str((info or {}).get("model_path", (info or {}).get("model_name", "given model"))))
+        return self
+
+    def results_data(self) -> GatedEFResult:
+        """The results as a dataclass (``.as_dict()`` for JSON)."""
+        if self._result is None:
+            raise RuntimeError("call analyze() first")
+        return self._result
+
+    def results(self) -> str:
+        """A short human-readable summary."""
+        r = self.results_data()
+        lines = [f"{r.file}: LVEF {r.ef:.1f} %",
+                 f"  ED frame {r.ed_frame} ({r.ed_source}), ES frame {r.es_frame} of {r.n_frames}; "
+                 f"net counts ED {r.ed_counts:.0f}, ES {r.es_counts:.0f}",
+                 f"  background ({r.background_method}) {r.background_per_pixel:.2f} counts/pixel; "
+                 f"ROI pixels ED {r.ed_roi_pixels}, ES {r.es_roi_pixels}"]
+        lines += [f"  {name}: {value}" for name, value in (("overlay", r.overlay_png), ("curve", r.curve_png)) if value]
+        return "\n".join(lines)
+
+    def plot_analyzed_image(self, path: str | Path) -> Path:
+        """ED and ES frames side by side with the LV ROIs and the background ROI; sets ``overlay_png``."""
+        r = self.results_data()
+        image = np.concatenate([self.frames[r.ed_frame], self.frames[r.es_frame]], axis=1)
+        pad = np.zeros_like(self.masks[0])
+        masks = {"LV ROI": np.concatenate([self.masks[r.ed_frame], self.masks[r.es_frame]], axis=1),
+                 f"background ({r.background_method})": np.concatenate([pad, self.background], axis=1)}
+        contour_figure(image, masks, path, f"{Path(r.file).name}: ED (left) and ES (right), LVEF {r.ef:.1f} %")
+        r.overlay_png = str(path)
+        return Path(path)
+
+    def plot_curve(self, path: str | Path) -> Path:
+        """The LV time-activity curve (net counts per frame) with ED and ES marked; sets ``curve_png``."""
+        r = self.results_data()
+        curve_figure(np.arange(r.n_frames), {"LV net counts": self.curve}, path, xlabel="frame (time slot)",
+                     ylabel="net LV counts", title=f"{Path(r.file).name}: LV time-activity curve",
+                     marks=[(r.ed_frame, "ED"), (r.es_frame, "ES")])
+        r.curve_png = str(path)
+        return Path(path)
