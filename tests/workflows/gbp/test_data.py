@@ -62,3 +62,9 @@ def test_tiny_training_run_writes_a_working_bundle(tmp_path):
     rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
     assert any(r.get("val_dice") for r in rows) and "val_dice" in info["final_metrics"]
     assert model(torch.rand(1, 1, 64, 64) * 50).shape == (1, 2, 64, 64)
+
+
+def test_consensus_without_observer_rois_names_the_folder(tmp_path):
+    root = write_gated_set(tmp_path / "set", GatedSpec(**SMALL), 1, seed=3, fmt="npy")
+    with pytest.raises(InputError, match="no observer ROIs"):
+        folder_training_set(root, "consensus")

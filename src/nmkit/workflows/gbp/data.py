@@ -62,10 +62,8 @@ def folder_training_set(root: str | Path, labels: str = "truth") -> tuple[np.nda
         keep = training_frames(rec["ed_frame"], rec["es_frame"], len(stack))
         frames.append(stack[keep])
         if labels == "consensus":
-            name = Path(rec["path"]).stem
-            shape = stack.shape[1:]
-            masks.append(np.stack([read_consensus(sorted((root / "labelme" / name).glob(f"frame_{f:02d}_obs*.json")),
-                                                  image_shape=shape) for f in keep]).astype(np.uint8))
+            masks.append(np.stack([_consensus(root / "labelme" / Path(rec["path"]).stem, f, stack.shape[1:])
+                                   for f in keep]).astype(np.uint8))
         elif labels == "truth":
             masks.append(np.load(root / rec["mask"])[keep].astype(np.uint8))
         else:
@@ -74,6 +72,15 @@ def folder_training_set(root: str | Path, labels: str = "truth") -> tuple[np.nda
     if not frames:
         raise InputError(manifest, "lists no studies")
     return np.concatenate(frames), np.concatenate(masks), np.asarray(study)
+
+
+def _consensus(folder: Path, frame: int, shape: tuple[int, int]) -> np.ndarray:
+    """The observers' consensus LV mask of one frame from ``folder/frame_XX_obsY.json``."""
+    files = sorted(folder.glob(f"frame_{frame:02d}_obs*.json"))
+    if not files:
+        raise InputError(folder, f"has no observer ROIs for frame {frame} (make them with `nmkit gbp synth "
+                                 "--observers N`)")
+    return read_consensus(files, image_shape=shape)
 
 
 def study_augmentation(shape: tuple[int, int]) -> v2.Compose:
