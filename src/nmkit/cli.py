@@ -9,12 +9,14 @@ import typer
 
 from nmkit.console import print_json, reports_input_errors
 from nmkit.workflows.gbp.cli import app as gbp_app
+from nmkit.workflows.pet.cli import app as pet_app
 from nmkit.workflows.qc.cli import app as qc_app
 
 app = typer.Typer(help="nmkit: deep learning workflows for nuclear medicine imaging.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.add_typer(qc_app, name="qc")
 app.add_typer(gbp_app, name="gbp")
+app.add_typer(pet_app, name="pet")
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmkit.report.figures import bland_altman_figure, contour_figure, curve_figure
+from nmkit.report.figures import bland_altman_figure, contour_figure, curve_figure, image_row_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -22,16 +22,17 @@ def _draw_all(folder):
                      ylabel="counts", title="LV time-activity curve", marks=[(0.0, "ED"), (400.0, "ES")]),
         contour_figure(image, {"LV": lv, "background": background, "empty": np.zeros_like(lv)}, folder / "roi.png",
                        title="ROIs"),
+        image_row_figure({"early": image, "delayed": 1.3 * image}, folder / "row.png", "slice 3", "SUVbw"),
     ]
 
 
 def test_figures_are_pngs_with_nothing_left_behind(tmp_path):
     paths = _draw_all(tmp_path)
-    assert [p.name for p in paths] == ["ba.png", "tac.png", "roi.png"]
+    assert [p.name for p in paths] == ["ba.png", "tac.png", "roi.png", "row.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG)
         assert b"Software" not in path.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ba.png", "roi.png", "tac.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ba.png", "roi.png", "row.png", "tac.png"]
 
 
 def test_same_input_same_bytes(tmp_path):

@@ -16,7 +16,8 @@ from nmkit.atomic import atomic_path  # noqa: E402
 from nmkit.metrics.agreement import bland_altman  # noqa: E402
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG atomically, without a timestamp (same figure, same bytes); close it."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -36,7 +37,7 @@ def roc_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], path
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (false-positive rate)",
            ylabel="sensitivity (true-positive rate)", title=title)
     ax.legend(loc="lower right", fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def overlay_figure(image: np.ndarray, overlay: np.ndarray | None, path: str | Path, title: str,
@@ -55,7 +56,7 @@ def overlay_figure(image: np.ndarray, overlay: np.ndarray | None, path: str | Pa
         ax.plot([col], [row], marker="+", ms=14, mew=2, c="cyan")
         ax.annotate(text, (col, row), xytext=(6, -6), textcoords="offset points", color="cyan", fontsize=8)
     ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bar_figure(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, xlabel: str,
@@ -69,7 +70,7 @@ def bar_figure(labels: Sequence[str], series: dict[str, Sequence[float]], path: 
     ax.set_xticks(x, labels)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bland_altman_figure(method: Sequence[float], reference: Sequence[float], path: str | Path, unit: str = "%",
@@ -87,7 +88,7 @@ def bland_altman_figure(method: Sequence[float], reference: Sequence[float], pat
                     textcoords="offset points", ha="right", fontsize=8)
     ax.set(title=f"{title} (n = {ba.n})", xlabel=f"mean of {method_label} and {reference_label} ({unit})",
            ylabel=f"{method_label} - {reference_label} ({unit})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curve_figure(x: Sequence[float], series: dict[str, Sequence[float]], path: str | Path, xlabel: str, ylabel: str,
@@ -102,7 +103,7 @@ def curve_figure(x: Sequence[float], series: dict[str, Sequence[float]], path: s
                     textcoords="offset points", fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def contour_figure(image: np.ndarray, masks: dict[str, np.ndarray], path: str | Path, title: str,
@@ -120,4 +121,19 @@ def contour_figure(image: np.ndarray, masks: dict[str, np.ndarray], path: str | 
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=8)
     ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def image_row_figure(images: dict[str, np.ndarray], path: str | Path, title: str, image_label: str,
+                     vmax: float | None = None, cmap: str = "gray_r") -> Path:
+    """2-D images side by side on one shared scale (0 to ``vmax``, default the last image's 99.5th percentile)."""
+    panels = list(images.items())
+    vmax = vmax or float(np.percentile(panels[-1][1], 99.5)) or 1.0
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 0.4, 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, (name, image) in zip(axes, panels):
+        shown = ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set(title=name, xticks=[], yticks=[])
+    fig.colorbar(shown, ax=list(axes), fraction=0.03, pad=0.02, label=image_label)
+    fig.suptitle(title)
+    return save_figure(fig, path)

@@ -1,0 +1,73 @@
+"""Slice pairs, patient-level split, baselines and one training run of each GAN."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from nmkit.engine import train
+from nmkit.engine.config import DEFAULTS, merge
+from nmkit.errors import InputError
+from nmkit.workflows.pet.data import (SUV_SCALE, SlicePairs, check_pair, folder_patients, slice_pairs,
+                                      split_patients)
+from nmkit.workflows.pet.task import fit_linear_scaling, gan_settings, identity_baseline, linear_baseline
+
+
+def test_split_is_by_patient_and_complete():
+    parts = split_patients(18, seed=0)
+    together = np.concatenate(list(parts.values()))
+    assert sorted(together) == list(range(18))
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [12, 3, 3]
+    assert np.array_equal(split_patients(18, seed=0)["test"], parts["test"])
+
+
+def test_slice_pairs_normalise_and_skip_air(fdg_set):
+    patients = folder_patients(fdg_set)
+    early, delayed = slice_pairs(patients[:1])
+    body = (patients[0].early > 0.1).any(axis=(1, 2))
+    assert early.shape == (body.sum(), 40, 40)
+    assert np.allclose(early * SUV_SCALE, patients[0].early[body], atol=1e-6)
+    pairs = SlicePairs(early, delayed)
+    x, y = pairs[0]
+    assert x.shape == y.shape == (1, 40, 40) and np.allclose(y.numpy()[0], delayed[0])
+
+
+def test_mismatched_pairs_are_refused():
+    a = SimpleNamespace(shape=(4, 8, 8), slice_spacing=5.0, pixel_spacing=(4.0, 4.0))
+    with pytest.raises(InputError, match="shape"):
+        check_pair(a, SimpleNamespace(shape=(4, 8, 9), slice_spacing=5.0, pixel_spacing=(4.0, 4.0)), "p1")
+    with pytest.raises(InputError, match="spacing"):
+        check_pair(a, SimpleNamespace(shape=(4, 8, 8), slice_spacing=3.0, pixel_spacing=(4.0, 4.0)), "p1")
+
+
+def test_linear_baseline_recovers_a_known_scaling():
+    rng = np.random.default_rng(0)
+    early = [rng.uniform(0.5, 5.0, (3, 8, 8)).astype(np.float32) for _ in range(2)]
+    for e in early:
+        e[:, 0] = 0.0  # air
+    delayed = [np.where(e > 0.1, 1.5 * e - 0.2, 0.0) for e in early]
+    slope, intercept = fit_linear_scaling(early, delayed)
+    assert (slope, intercept) == pytest.approx((1.5, -0.2), abs=1e-6)
+    assert np.allclose(linear_baseline(early[0], (slope, intercept)), delayed[0], atol=1e-5)
+    assert np.array_equal(identity_baseline(early[0]), early[0])
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="gan.method"):
+        gan_settings({"gan": {"method": "unit"}})
+
+
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
+def test_one_epoch_trains_and_exports_the_generator(tmp_path, method):
+    config = merge(DEFAULTS, {
+        "workflow": "pet", "seed": 0, "model": {"name": "pet-unet-generator", "base": 4, "depth": 3},
+        "gan": {"method": method, "discriminator": {"base": 4}},
+        "data": {"phantom": {"n": 3, "size": 40, "pixel_mm": 10.6912, "slices": 8, "slice_mm": 10.0},
+                 "batch_size": 4},
+        "optim": {"lr": 2e-4}, "trainer": {"max_epochs": 1, "progress_bar": False, "limit_train_batches": 2}})
+    bundle = train(config, tmp_path / method)
+    summary = json.loads((tmp_path / method / "train_summary.json").read_text())
+    assert bundle.is_file() and np.isfinite(summary["final_metrics"]["val_l1"])
