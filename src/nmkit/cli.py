@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.workflows.bonescan.cli import app as bonescan_app
 from nmkit.workflows.gbp.cli import app as gbp_app
 from nmkit.workflows.pet.cli import app as pet_app
 from nmkit.workflows.qc.cli import app as qc_app
@@ -17,6 +18,7 @@ app = typer.Typer(help="nmkit: deep learning workflows for nuclear medicine imag
 app.add_typer(qc_app, name="qc")
 app.add_typer(gbp_app, name="gbp")
 app.add_typer(pet_app, name="pet")
+app.add_typer(bonescan_app, name="bonescan")
 
 
 @app.command()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from nmkit.workflows import gbp, pet, qc
+from nmkit.workflows import bonescan, gbp, pet, qc
 
-WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "pet": pet}
+WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "bonescan": bonescan, "pet": pet}
 
 
 def get_workflow(key: str) -> ModuleType:

@@ -1,0 +1,165 @@
+"""The bone-scan study .mat format: ``V`` (or ``Y``) 1024 x 256 x 2 views and a ``diaginfo`` struct.
+
+``V[:, :, 0]`` is the anterior and ``V[:, :, 1]`` the posterior whole-body view (counts, uint16);
+``diaginfo.kneejointid`` = [right, left] codes: -1 unspecified, 2 normal, 3 minimal, 4 mild DJD,
+5 moderate DJD, 6 severe DJD (grade = code - 2); ``diaginfo.kneejointname`` the matching names.
+MATLAB v5 files are read and written with scipy.io, v7.3 (HDF5) files with h5py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from nmkit.atomic import atomic_path
+from nmkit.errors import InputError
+from nmkit.io._common import require_file
+
+VIEW_SHAPE = (1024, 256)
+CODE_NAMES = {-1: "unspecified", 2: "normal", 3: "minimal", 4: "mild DJD", 5: "moderate DJD", 6: "severe DJD"}
+"""Knee codes of the study; 0 and 1 are within the valid range -1..6 but, like -1, carry no grade."""
+VERSIONS = ("v5", "v7.3")
+_MAT5_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, written by nmkit"
+_MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
+
+
+@dataclass
+class BoneStudy:
+    """One study: ``views`` (2, 1024, 256) float32 counts (anterior, posterior) and the [right, left] knee codes."""
+
+    views: np.ndarray
+    knee_codes: tuple[int, int]
+    path: Path | None = None
+
+    @property
+    def anterior(self) -> np.ndarray:
+        return self.views[0]
+
+    @property
+    def posterior(self) -> np.ndarray:
+        return self.views[1]
+
+    @property
+    def knee_grades(self) -> tuple[int, int]:
+        """[right, left] grade 0-4 (normal .. severe DJD), -1 where the code carries no grade."""
+        return tuple(code - 2 if code >= 2 else -1 for code in self.knee_codes)  # type: ignore[return-value]
+
+
+def read_bone_mat(path: str | Path) -> BoneStudy:
+    """Read a study .mat file (v5 or v7.3); InputError naming the file for anything malformed."""
+    path = require_file(path)
+    if h5py.is_hdf5(path):
+        array, codes = _read_v73(path)
+    else:
+        array, codes = _read_v5(path)
+    return BoneStudy(_views(path, array), _codes(path, codes), path)
+
+
+def _read_v5(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        content = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+    except Exception as err:  # noqa: BLE001  (scipy raises many types for a non-.mat file)
+        raise InputError(path, f"cannot be read as a MATLAB file ({type(err).__name__})") from err
+    key = "V" if "V" in content else "Y" if "Y" in content else None
+    if key is None:
+        raise InputError(path, "has no 'V' or 'Y' array of whole-body views")
+    if "diaginfo" not in content:
+        raise InputError(path, "has no 'diaginfo' struct with the knee codes")
+    info = content["diaginfo"]
+    if not hasattr(info, "kneejointid"):
+        raise InputError(path, "has a 'diaginfo' without 'kneejointid'")
+    return np.asarray(content[key]), np.asarray(info.kneejointid)
+
+
+def _read_v73(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with h5py.File(path, "r") as mat:
+            key = "V" if "V" in mat else "Y" if "Y" in mat else None
+            if key is None:
+                raise InputError(path, "has no 'V' or 'Y' array of whole-body views")
+            if "diaginfo" not in mat or not isinstance(mat["diaginfo"], h5py.Group):
+                raise InputError(path, "has no 'diaginfo' struct with the knee codes")
+            if "kneejointid" not in mat["diaginfo"]:
+                raise InputError(path, "has a 'diaginfo' without 'kneejointid'")
+            # HDF5 holds MATLAB's column-major arrays transposed.
+            return np.asarray(mat[key]).T, np.asarray(mat["diaginfo"]["kneejointid"]).T
+    except OSError as err:
+        raise InputError(path, f"cannot be read as a MATLAB v7.3 file ({err})") from err
+
+
+def _views(path: Path, array: np.ndarray) -> np.ndarray:
+    if array.shape != (*VIEW_SHAPE, 2):
+        shape = " x ".join(str(s) for s in array.shape)
+        raise InputError(path, f"has views of shape {shape}, expected 1024 x 256 x 2 (anterior, posterior)")
+    if not np.issubdtype(array.dtype, np.number):
+        raise InputError(path, f"has views of type {array.dtype}, expected numbers")
+    views = np.ascontiguousarray(np.moveaxis(array, 2, 0), dtype=np.float32)
+    if not np.isfinite(views).all() or views.min() < 0:
+        raise InputError(path, "has views with negative, NaN or infinite counts")
+    return views
+
+
+def _codes(path: Path, codes: np.ndarray) -> tuple[int, int]:
+    flat = np.asarray(codes, dtype=np.float64).ravel()
+    if flat.size != 2:
+        raise InputError(path, f"has {flat.size} knee codes in diaginfo.kneejointid, expected 2 (right, left)")
+    if not np.isfinite(flat).all() or (flat != np.round(flat)).any() or flat.min() < -1 or flat.max() > 6:
+        raise InputError(path, f"has knee codes {flat.tolist()} outside -1..6 in diaginfo.kneejointid")
+    return int(flat[0]), int(flat[1])
+
+
+def write_bone_mat(path: str | Path, views: np.ndarray, knee_codes: tuple[int, int], version: str = "v5") -> Path:
+    """Write ``views`` (2, 1024, 256) and [right, left] ``knee_codes`` as the study's .mat format, atomically."""
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {', '.join(VERSIONS)}, not {version!r}")
+    views = np.asarray(views)
+    if views.shape != (2, *VIEW_SHAPE):
+        raise ValueError(f"views must be (2, 1024, 256), not {views.shape}")
+    if any(code not in CODE_NAMES for code in knee_codes) or len(knee_codes) != 2:
+        raise ValueError(f"knee_codes must be two of {sorted(CODE_NAMES)}, not {knee_codes}")
+    array = np.moveaxis(np.clip(np.rint(views), 0, 65535).astype(np.uint16), 0, 2)
+    codes = np.array([knee_codes], dtype=np.float64)
+    names = [CODE_NAMES[c] for c in knee_codes]
+    with atomic_path(path) as tmp:
+        if version == "v5":
+            names_cell = np.empty((1, 2), dtype=object)
+            names_cell[0, :] = names
+            scipy.io.savemat(tmp, {"V": array, "diaginfo": {"kneejointid": codes, "kneejointname": names_cell}},
+                             format="5", do_compression=True)
+            with open(tmp, "r+b") as handle:  # scipy writes the creation time; same input, same bytes
+                handle.write(_MAT5_HEADER.ljust(116, b" "))
+        else:
+            _write_v73(tmp, array, codes, names)
+    return Path(path)
+
+
+def _char(text: str) -> np.ndarray:
+    return np.array([[ord(c)] for c in text], dtype=np.uint16)
+
+
+def _write_v73(path: Path, array: np.ndarray, codes: np.ndarray, names: list[str]) -> None:
+    with h5py.File(path, "w", userblock_size=512) as mat:
+        v = mat.create_dataset("V", data=array.T, compression="gzip")
+        v.attrs["MATLAB_class"] = np.bytes_("uint16")
+        info = mat.create_group("diaginfo")
+        info.attrs["MATLAB_class"] = np.bytes_("struct")
+        ids = info.create_dataset("kneejointid", data=codes.T)
+        ids.attrs["MATLAB_class"] = np.bytes_("double")
+        refs = mat.create_group("#refs#")
+        cells = []
+        for i, name in enumerate(names):
+            text = refs.create_dataset(f"name{i}", data=_char(name))
+            text.attrs["MATLAB_class"] = np.bytes_("char")
+            text.attrs["MATLAB_int_decode"] = np.int32(2)
+            cells.append(text.ref)
+        cell = info.create_dataset("kneejointname", data=np.array(cells, dtype=h5py.ref_dtype).reshape(2, 1))
+        cell.attrs["MATLAB_class"] = np.bytes_("cell")
+    with open(path, "r+b") as handle:
+        handle.write(_MAT73_HEADER.ljust(116, b" ") + bytes(8) + b"\x00\x02IM")
+
+
+__all__ = ["BoneStudy", "CODE_NAMES", "VERSIONS", "VIEW_SHAPE", "read_bone_mat", "write_bone_mat"]
