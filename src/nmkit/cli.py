@@ -12,6 +12,7 @@ from nmkit.workflows.bonescan.cli import app as bonescan_app
 from nmkit.workflows.gbp.cli import app as gbp_app
 from nmkit.workflows.pet.cli import app as pet_app
 from nmkit.workflows.qc.cli import app as qc_app
+from nmkit.workflows.rds.cli import app as rds_app
 
 app = typer.Typer(help="nmkit: deep learning workflows for nuclear medicine imaging.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -19,6 +20,7 @@ app.add_typer(qc_app, name="qc")
 app.add_typer(gbp_app, name="gbp")
 app.add_typer(pet_app, name="pet")
 app.add_typer(bonescan_app, name="bonescan")
+app.add_typer(rds_app, name="rds")
 
 
 @app.command()

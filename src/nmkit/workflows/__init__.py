@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from nmkit.workflows import bonescan, gbp, pet, qc
+from nmkit.workflows import bonescan, gbp, pet, qc, rds
 
-WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "bonescan": bonescan, "pet": pet}
+WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "bonescan": bonescan, "pet": pet, "rds": rds}
 
 
 def get_workflow(key: str) -> ModuleType:

@@ -1,0 +1,404 @@
+"""Neonatal chest radiograph phantoms (AP, supine) with true lung masks, RDS label and grade, and devices.
+
+Each image is a map of projected density (soft tissue 1 per unit thickness) drawn in thorax coordinates
+(u across, v down, both about -1..1 over the thorax), so anatomy scales with the image size: a body of soft
+tissue with neck and arms; two lungs (superellipses with a wobbling outline, the patient's right on the
+image left) whose air lowers the density; the heart (over the left lung, excluded from the lung mask),
+thymus and mediastinum; spine with vertebral bodies; nine pairs of ribs; clavicles; the diaphragm and
+abdomen below the lungs.
+
+RDS (``rds_fraction`` of the images, grade I-IV drawn uniformly) makes the lungs smaller (hypoinflation)
+and fills them with a diffuse reticulogranular / ground-glass opacity that rises with the grade (IV is a
+white-out), with air bronchograms (dark branching lines from the hilum) from grade II. Normal lungs keep a
+faint vascular texture.
+
+Devices (endotracheal tube, nasogastric tube, umbilical venous and arterial catheters, ECG leads) are in
+``device_rate`` of the images (each device then with probability 0.6, at least one); with ``confounded``
+that rate is ``confounded_rates[rds]`` instead, so devices go with RDS (the shortcut a whole-image
+classifier can learn). Exposure (offset, gain, gamma), detector blur and noise vary per image;
+``rotated_rate`` of the images are stored rotated by +/-90 degrees (mask too), the case the study's
+rotation test-time augmentation was made for.
+
+Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
+draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
+a smaller ``n`` gives a prefix of a larger set.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+from scipy import ndimage
+
+from nmkit.atomic import atomic_dir
+from nmkit.errors import InputError
+from nmkit.io.dx_write import MAX_VALUE, PHOTOMETRICS, write_dx_dicom
+from nmkit.io.labelme import mask_to_polygon, write_labelme
+
+DEVICES = ("ett", "ngt", "uvc", "uac", "ecg")
+"""Endotracheal tube, nasogastric tube, umbilical venous / arterial catheter, ECG leads."""
+DEVICE_SHARE = 0.6
+"""Chance of each device in an image that has devices."""
+GRADE_OPACITY = (0.0, 0.30, 0.48, 0.66, 0.88)
+"""Opacity per RDS grade 0 (none) to IV, as a fraction of the lung's air density."""
+CSV_COLUMNS = ("filepath", "rds", "exist_json", "roi_area", "height", "width", "grade", "devices", "has_device",
+               "rotated", "mask", "json")
+"""The study's columns (filepath, rds, exist_json, roi_area, height, width), then the phantom's truth."""
+FORMATS = ("png", "dicom")
+LUNG_LABEL = "lung"
+
+
+@dataclass(frozen=True)
+class ChestSpec:
+    """What to generate: image ``shape`` (rows, cols), field of view, RDS mix, devices, exposure and noise."""
+
+    shape: tuple[int, int] = (512, 512)
+    field_mm: float = 200.0
+    rds_fraction: float = 0.54
+    device_rate: float = 0.5
+    confounded: bool = False
+    confounded_rates: tuple[float, float] = (0.1, 0.9)
+    noise_range: tuple[float, float] = (0.004, 0.02)
+    gamma_range: tuple[float, float] = (0.8, 1.25)
+    rotated_rate: float = 0.05
+
+    def __post_init__(self) -> None:
+        shape = tuple(int(v) for v in self.shape)
+        if len(shape) != 2 or not all(32 <= v <= 4096 for v in shape):
+            raise ValueError(f"shape must be (rows, cols), each 32-4096, not {self.shape}")
+        object.__setattr__(self, "shape", shape)
+        for name in ("rds_fraction", "device_rate", "rotated_rate"):
+            if not 0 <= float(getattr(self, name)) <= 1:
+                raise ValueError(f"{name} must be 0-1, not {getattr(self, name)}")
+        rates = tuple(float(v) for v in self.confounded_rates)
+        if len(rates) != 2 or not all(0 <= v <= 1 for v in rates):
+            raise ValueError(f"confounded_rates must be (non-RDS rate, RDS rate) in 0-1, not {self.confounded_rates}")
+        object.__setattr__(self, "confounded_rates", rates)
+        for name, (low, high) in {"noise_range": (0.0, 0.1), "gamma_range": (0.5, 2.0)}.items():
+            value = tuple(float(v) for v in getattr(self, name))
+            if len(value) != 2 or not low <= value[0] <= value[1] <= high:
+                raise ValueError(f"{name} must be (low, high) with {low} <= low <= high <= {high}, not {value}")
+            object.__setattr__(self, name, value)
+        if not 50 <= float(self.field_mm) <= 500:
+            raise ValueError(f"field_mm must be 50-500, not {self.field_mm}")
+
+    @property
+    def pixel_mm(self) -> float:
+        return float(self.field_mm) / max(self.shape)
+
+
+@dataclass
+class ChestXray:
+    """One radiograph: ``pixels`` (H, W) uint16 display values, ``lung_mask`` (H, W) bool, the RDS label and
+    grade (0 without RDS, 1-4), the devices present, and the rotation stored (0, 90 or -90 degrees)."""
+
+    pixels: np.ndarray
+    lung_mask: np.ndarray
+    rds: int
+    grade: int
+    devices: tuple[str, ...]
+    rotated: int
+    pixel_mm: float
+
+
+def bezier(points, steps: int = 16) -> list[tuple[float, float]]:
+    """``steps + 1`` points along the quadratic Bezier of 3 control points (u, v)."""
+    (u0, v0), (u1, v1), (u2, v2) = points
+    t = np.linspace(0, 1, steps + 1)
+    us = (1 - t) ** 2 * u0 + 2 * (1 - t) * t * u1 + t ** 2 * u2
+    vs = (1 - t) ** 2 * v0 + 2 * (1 - t) * t * v1 + t ** 2 * v2
+    return list(zip(us.tolist(), vs.tolist()))
+
+
+class _Canvas:
+    """A density map in thorax coordinates; shapes are added inside their bounding box only."""
+
+    def __init__(self, shape: tuple[int, int], centre: tuple[float, float], half: tuple[float, float]):
+        self.shape = shape
+        self.density = np.zeros(shape, dtype=np.float64)
+        self.centre, self.half = centre, half
+        rows, cols = np.arange(shape[0], dtype=np.float64), np.arange(shape[1], dtype=np.float64)
+        self.v = ((rows - centre[0]) / half[0])[:, None]
+        self.u = ((cols - centre[1]) / half[1])[None, :]
+        self.line_px = max(0.7, 0.0035 * min(shape))
+
+    def pixel(self, u: float, v: float) -> tuple[float, float]:
+        return self.centre[0] + v * self.half[0], self.centre[1] + u * self.half[1]
+
+    def _coverage(self, p0, p1, radius_px: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """Anti-aliased coverage (0..1) of the segment p0-p1 (u, v) thickened to ``radius_px``, in its box."""
+        (r0, c0), (r1, c1) = self.pixel(*p0), self.pixel(*p1)
+        reach = radius_px + 1
+        rows = slice(max(int(min(r0, r1) - reach), 0), min(int(max(r0, r1) + reach) + 1, self.shape[0]))
+        cols = slice(max(int(min(c0, c1) - reach), 0), min(int(max(c0, c1) + reach) + 1, self.shape[1]))
+        if rows.start >= rows.stop or cols.start >= cols.stop:
+            return None
+        rr = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
+        cc = np.arange(cols.start, cols.stop, dtype=np.float64)[None, :]
+        dr, dc = r1 - r0, c1 - c0
+        t = np.clip(((rr - r0) * dr + (cc - c0) * dc) / max(dr * dr + dc * dc, 1e-9), 0.0, 1.0)
+        dist = np.hypot(rr - r0 - t * dr, cc - c0 - t * dc)
+        return (rows, cols), np.clip(radius_px + 0.5 - dist, 0.0, 1.0)
+
+    def strokes(self, polylines, radius_px: float) -> np.ndarray:
+        """Coverage map of polylines (each a list of (u, v) points), overlaps counted once."""
+        cover = np.zeros(self.shape, dtype=np.float64)
+        for points in polylines:
+            for p0, p1 in zip(points[:-1], points[1:]):
+                part = self._coverage(p0, p1, radius_px)
+                if part is not None:
+                    box, value = part
+                    np.maximum(cover[box], value, out=cover[box])
+        return cover
+
+    def capsule(self, p0, p1, radius_px: float, value: float) -> None:
+        """Add ``value`` over the segment p0-p1 (u, v) thickened to ``radius_px`` pixels."""
+        self.density += value * self.strokes([[p0, p1]], radius_px)
+
+    def curve(self, points, radius_px: float, value: float, steps: int = 16) -> None:
+        """Add ``value`` along a quadratic Bezier through 3 control points (u, v)."""
+        self.density += value * self.strokes([bezier(points, steps)], radius_px)
+
+    def ellipse(self, centre, half_u: float, half_v: float, angle: float = 0.0) -> np.ndarray:
+        """Boolean map of a (rotated) ellipse."""
+        du, dv = self.u - centre[0], self.v - centre[1]
+        cos, sin = np.cos(angle), np.sin(angle)
+        return ((du * cos + dv * sin) / half_u) ** 2 + ((-du * sin + dv * cos) / half_v) ** 2 <= 1.0
+
+
+def _lung(canvas: _Canvas, side: float, inflation: float, rng: np.random.Generator) -> np.ndarray:
+    """One lung (side -1: image left = patient right) as a superellipse with a wobbling outline."""
+    u = rng.uniform
+    half_u = 0.36 * u(0.92, 1.08) * (0.94 + 0.06 * inflation)
+    half_v = 0.55 * inflation * u(0.94, 1.06)
+    centre_u = side * (0.50 + u(-0.03, 0.03))
+    centre_v = -0.78 + half_v + u(-0.03, 0.03)
+    du, dv = (canvas.u - centre_u) / half_u, (canvas.v - centre_v) / half_v
+    exponent = np.where(dv > 0, 2.6, 2.0)  # flatter dome and sharper costophrenic angle below
+    radius = (np.abs(du) ** exponent + np.abs(dv) ** exponent) ** (1 / exponent)
+    theta = np.arctan2(dv, du)
+    wobble = sum(u(0.0, 0.05) * np.cos(k * theta + u(0, 2 * np.pi)) for k in (2, 3, 4))
+    medial = side * canvas.u > 0.08 + (0.06 if side > 0 else 0.02)  # mediastinum
+    return (radius <= 1.0 + wobble) & medial
+
+
+def _texture(shape: tuple[int, int], sigma_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Smoothed white noise scaled to 0..1."""
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma_px)
+    low, high = field.min(), field.max()
+    return (field - low) / max(high - low, 1e-12)
+
+
+def _devices_present(spec: ChestSpec, rds: int, rng: np.random.Generator) -> tuple[str, ...]:
+    """No device, or (with the rate) each device with probability :data:`DEVICE_SHARE`, at least one."""
+    rate = spec.confounded_rates[rds] if spec.confounded else spec.device_rate
+    present, draws, fallback = rng.random() < rate, rng.random(len(DEVICES)), int(rng.integers(len(DEVICES)))
+    if not present:
+        return ()
+    chosen = tuple(name for name, draw in zip(DEVICES, draws) if draw < DEVICE_SHARE)
+    return chosen or (DEVICES[fallback],)
+
+
+def _draw_devices(canvas: _Canvas, devices: tuple[str, ...], rng: np.random.Generator) -> None:
+    u, w = rng.uniform, canvas.line_px
+    top = -canvas.centre[0] / canvas.half[0] - 0.05
+    bottom = (canvas.shape[0] - canvas.centre[0]) / canvas.half[0] + 0.05
+    if "ett" in devices:  # a hollow tube ending above the carina, with a radio-opaque stripe
+        tip, x = u(-0.62, -0.45), u(-0.03, 0.03)
+        canvas.capsule((x, top), (x, tip), 2.6 * w, 0.9)
+        canvas.capsule((x, top), (x, tip), 1.4 * w, -0.6)
+        canvas.capsule((x + 0.015, top), (x + 0.015, tip), 0.6 * w, 1.0)
+    if "ngt" in devices:  # down the oesophagus into the stomach below the left hemidiaphragm
+        canvas.curve([(u(-0.06, -0.02), top), (u(-0.04, 0.04), 0.3), (u(0.25, 0.4), u(0.7, 0.85))], w, 1.2)
+    if "uvc" in devices:  # from the umbilicus up to the right atrium
+        canvas.curve([(u(-0.05, 0.05), bottom), (u(-0.15, -0.05), 0.8), (u(-0.05, 0.05), u(0.2, 0.35))], w, 1.2)
+    if "uac" in devices:  # loops down to the iliac artery, then up the aorta left of the spine
+        x = u(0.05, 0.1)
+        canvas.curve([(u(-0.05, 0.05), bottom), (u(0.25, 0.35), bottom + 0.1), (x, 0.6)], w, 1.2)
+        canvas.capsule((x, 0.6), (x, u(-0.15, 0.0)), w, 1.2)
+    if "ecg" in devices:  # three electrodes with wires running off the image
+        for _ in range(3):
+            eu, ev = u(-0.8, 0.8), u(-0.7, 0.6)
+            for radius_px, value in ((0.05 * canvas.half[1], 0.5), (0.02 * canvas.half[1], 1.5)):
+                canvas.capsule((eu, ev), (eu, ev), radius_px, value)
+            edge = np.sign(eu) * 2.0
+            canvas.curve([(eu, ev), ((eu + edge) / 2, ev + u(-0.3, 0.3)), (edge, ev + u(-0.5, 0.5))], 0.8 * w, 1.0)
+
+
+def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray:
+    """Image ``index`` of the set drawn with ``seed`` (see the module docstring)."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
+    u = rng.uniform
+    rows, cols = spec.shape
+    rds = int(rng.random() < spec.rds_fraction)
+    grade = int(rng.integers(1, 5)) if rds else 0
+    inflation = u(0.76, 0.9) - 0.02 * grade if rds else u(0.92, 1.08)
+    centre = (rows * u(0.50, 0.56), cols * u(0.47, 0.53))
+    half = (rows * 0.40 * u(0.92, 1.05), cols * 0.36 * u(0.92, 1.05))
+    canvas = _Canvas(spec.shape, centre, half)
+    c = canvas
+
+    # Soft tissue: trunk, neck, arms; abdomen below the diaphragm.
+    c.density += 1.0 * c.ellipse((0.0, 0.35), 1.12, 1.45)
+    c.density += 0.8 * ((np.abs(c.u) < 0.28) & (c.v < -0.8))
+    c.density += 0.7 * ((np.abs(np.abs(c.u) - 1.32) < 0.13) & (c.v < 0.7))
+    c.density += 0.25 * c.ellipse((0.0, 1.05), 1.05, 0.55)
+    # Lungs: air lowers the density; the heart covers part of the left lung.
+    lungs = _lung(c, -1.0, inflation, rng) | _lung(c, 1.0, inflation, rng)
+    heart = c.ellipse((u(0.12, 0.2), u(0.22, 0.3)), 0.38 * u(0.9, 1.12), 0.25 * u(0.9, 1.1), u(-0.5, -0.2))
+    lung_mask = lungs & ~heart
+    air = ndimage.gaussian_filter(lung_mask.astype(np.float64), 0.004 * min(spec.shape) + 0.3)
+    air_density = 0.75 * u(0.9, 1.1)
+    granular = _texture(spec.shape, 0.006 * min(spec.shape) + 0.4, rng)
+    opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else 0.08 * granular
+    c.density -= air_density * air * (1.0 - np.clip(opacity, 0.0, 1.0))
+    if grade >= 2:  # air bronchograms: dark branches from each hilum over the opacified lung
+        branches = []
+        for side in (-1.0, 1.0):
+            for _ in range((grade + 1) * 2):
+                start = (side * u(0.25, 0.35), u(-0.35, -0.05))
+                angle, length = u(-0.45 * np.pi, 0.45 * np.pi), u(0.2, 0.45)
+                end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
+                mid = ((start[0] + end[0]) / 2 + u(-0.04, 0.04), (start[1] + end[1]) / 2 + u(-0.04, 0.04))
+                branches.append(bezier([start, mid, end], 8))
+        dark = c.strokes(branches, 0.9 * c.line_px) * lung_mask
+        c.density -= 0.5 * air_density * GRADE_OPACITY[grade] * dark
+    # Mediastinum, thymus, heart.
+    c.density += 0.45 * ((np.abs(c.u) < 0.13) & (c.v > -0.95) & (c.v < 0.6))
+    c.density += 0.35 * c.ellipse((u(-0.05, 0.08), -0.42), 0.22 * u(0.8, 1.3), 0.22 * u(0.8, 1.2))
+    c.density += 0.4 * heart
+    # Skeleton: spine and vertebral bodies, ribs, clavicles.
+    spine = np.abs(c.u) < 0.07
+    c.density += spine * (0.45 + 0.2 * (np.cos(2 * np.pi * (c.v + u(0, 0.1)) / 0.105) > -0.2))
+    ribs = [bezier([(side * 0.07, v0), (side * 0.55, v0 - 0.06), (side * 0.95, v0 + 0.22)], 12)
+            for v0 in -0.8 + 0.16 * np.arange(9) + u(-0.015, 0.015, 9) for side in (-1.0, 1.0)]
+    c.density += 0.28 * c.strokes(ribs, 0.022 * half[0])
+    for side in (-1.0, 1.0):
+        c.capsule((side * 0.1, -0.86), (side * u(0.55, 0.65), u(-1.0, -0.92)), 0.028 * half[0], 0.4)
+    devices = _devices_present(spec, rds, rng)
+    _draw_devices(c, devices, rng)
+
+    # Exposure: detector blur, a per-image gamma and gain, noise; 12-bit display values.
+    density = ndimage.gaussian_filter(np.clip(c.density, 0.0, None), 0.6)
+    gamma, offset = u(*spec.gamma_range), u(80.0, 400.0)
+    gain = (MAX_VALUE - offset - 80.0) * u(0.85, 1.0)
+    signal = offset + gain * np.clip(density / 3.6, 0.0, 1.0) ** gamma
+    signal += rng.standard_normal(spec.shape) * u(*spec.noise_range) * MAX_VALUE
+    pixels = np.clip(np.rint(signal), 0, MAX_VALUE).astype(np.uint16)
+    rotated = int(rng.choice((90, -90))) if rng.random() < spec.rotated_rate else 0
+    if rotated:
+        pixels, lung_mask = np.rot90(pixels, rotated // 90).copy(), np.rot90(lung_mask, rotated // 90).copy()
+    return ChestXray(pixels, lung_mask, rds, grade, devices, rotated, spec.pixel_mm)
+
+
+def generate_chest_xrays(spec: ChestSpec, n: int, seed: int = 0, *, start: int = 0) -> list[ChestXray]:
+    """Images ``start`` .. ``start + n - 1`` of the set drawn with ``seed``."""
+    return [generate_chest_xray(spec, seed, i) for i in range(start, start + n)]
+
+
+def lung_polygons(mask: np.ndarray, min_fraction: float = 0.02) -> list[np.ndarray]:
+    """Outline (K, 2 [x, y]) of each 8-connected lung region holding at least ``min_fraction`` of the mask."""
+    regions, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    sizes = np.bincount(regions.ravel())[1:]
+    keep = [i + 1 for i in np.argsort(-sizes) if sizes[i] >= min_fraction * max(sizes.sum(), 1)]
+    return [mask_to_polygon(regions == label) for label in keep]
+
+
+def to_png8(pixels: np.ndarray) -> np.ndarray:
+    """12-bit display values as 8-bit grey (value >> 4)."""
+    return (np.asarray(pixels, dtype=np.uint16) >> 4).astype(np.uint8)
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        table = out_dir / "dataset.csv"
+        header = table.read_text().partition("\n")[0].strip() if table.is_file() else ""
+        if header != ",".join(CSV_COLUMNS):
+            raise InputError(out_dir, "is a folder that is not empty and holds no chest set (dataset.csv); "
+                                      "choose a new or empty folder")
+
+
+def write_chest_set(out_dir: str | Path, spec: ChestSpec, n: int, seed: int = 0, fmt: str = "png",
+                    photometric: str = "MONOCHROME2", progress: Callable[[int], Any] | None = None) -> Path:
+    """Write ``n`` radiographs with their lung masks, LabelMe outlines and the study's CSV to ``out_dir``.
+
+    ``images/cxr_00000.png`` (8-bit grey) or ``.dcm`` (DX, 12-bit, ``photometric``); ``masks/cxr_00000.png``
+    (0/255); ``json/cxr_00000.json`` (LabelMe polygons labelled "lung"); ``dataset.csv`` (columns
+    :data:`CSV_COLUMNS`, paths relative to ``out_dir``). The folder is built under a temporary name and
+    renamed at the end; an existing chest set there is replaced.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if photometric not in PHOTOMETRICS:
+        raise ValueError(f"photometric must be one of {', '.join(PHOTOMETRICS)}, not {photometric!r}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, not {n}")
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    digits = max(5, len(str(n - 1)))
+    rows = []
+    with atomic_dir(out_dir) as tmp:
+        for folder in ("images", "masks", "json"):
+            (tmp / folder).mkdir()
+        for i in range(n):
+            xray = generate_chest_xray(spec, seed, i)
+            name = f"cxr_{i:0{digits}d}"
+            image_path = f"images/{name}.{'png' if fmt == 'png' else 'dcm'}"
+            if fmt == "png":
+                PILImage.fromarray(to_png8(xray.pixels)).save(tmp / image_path)
+            else:
+                write_dx_dicom(tmp / image_path, xray.pixels, xray.pixel_mm, photometric, patient_id=name.upper())
+            PILImage.fromarray(xray.lung_mask.astype(np.uint8) * 255).save(tmp / f"masks/{name}.png")
+            write_labelme(tmp / f"json/{name}.json", lung_polygons(xray.lung_mask), xray.lung_mask.shape,
+                          image_path=f"../{image_path}", label=LUNG_LABEL)
+            rows.append({"filepath": image_path, "rds": xray.rds, "exist_json": 1,
+                         "roi_area": int(xray.lung_mask.sum()), "height": xray.pixels.shape[0],
+                         "width": xray.pixels.shape[1], "grade": xray.grade, "devices": ";".join(xray.devices),
+                         "has_device": int(bool(xray.devices)), "rotated": xray.rotated,
+                         "mask": f"masks/{name}.png", "json": f"json/{name}.json"})
+            if progress is not None:
+                progress(i + 1)
+        with (tmp / "dataset.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    return out_dir
+
+
+_CSV_TYPES: dict[str, Callable[[str], Any]] = {
+    "filepath": str, "rds": int, "exist_json": int, "roi_area": int, "height": int, "width": int, "grade": int,
+    "devices": str, "has_device": int, "rotated": int, "mask": str, "json": str}
+
+
+def read_chest_csv(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``dataset.csv`` (the study's six columns required, the others optional), typed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "not found (make a set with `nmkit rds synth --out DIR`)")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in CSV_COLUMNS[:6] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
+        records = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                typed = {key: cast(row[key]) for key, cast in _CSV_TYPES.items() if row.get(key) not in (None, "")}
+                records.append(typed | {k: v for k, v in row.items() if k not in _CSV_TYPES})
+            except (TypeError, ValueError) as err:
+                raise InputError(path, f"line {line} has a bad value ({err})") from None
+    if not records:
+        raise InputError(path, "lists no images")
+    return records
+
+
+__all__ = ["CSV_COLUMNS", "DEVICES", "FORMATS", "GRADE_OPACITY", "ChestSpec", "ChestXray", "generate_chest_xray",
+           "generate_chest_xrays", "lung_polygons", "read_chest_csv", "to_png8", "write_chest_set"]

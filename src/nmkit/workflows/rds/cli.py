@@ -1,0 +1,100 @@
+"""`nmkit rds`: make neonatal chest X-ray phantoms, prepare a set as the study, evaluate and predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nmkit.console import print_json, reports_input_errors
+
+app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
+
+MODEL_HELP = "Model bundle; repeat for the lung segmenter, the lung classifier and the whole-image classifier."
+
+
+@app.command()
+@reports_input_errors
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write images/, masks/, json/ and dataset.csv into."),
+    n: int = typer.Option(100, "--n", min=1, help="Number of radiographs."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
+    confounded: bool = typer.Option(False, "--confounded", help="Tie devices to RDS (90 % of RDS, 10 % of others)."),
+    size: int = typer.Option(512, "--size", min=32, max=4096, help="Image rows (and columns unless --width)."),
+    width: Optional[int] = typer.Option(None, "--width", min=32, max=4096, help="Image columns (default: --size)."),
+    fmt: str = typer.Option("png", "--format", help="png (8-bit) or dicom (DX, 12-bit)."),
+    photometric: str = typer.Option("MONOCHROME2", "--photometric", help="MONOCHROME2 or MONOCHROME1 (DICOM only)."),
+) -> None:
+    """Write N phantom neonatal chest radiographs with lung masks, LabelMe outlines, RDS label and grade."""
+    import dataclasses
+
+    from rich.progress import Progress
+
+    from nmkit.errors import InputError
+    from nmkit.phantoms.chest import FORMATS, ChestSpec, write_chest_set
+
+    if fmt not in FORMATS:
+        raise InputError("--format", f"must be png or dicom, not {fmt!r}")
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise InputError("--photometric", f"must be MONOCHROME1 or MONOCHROME2, not {photometric!r}")
+    spec = dataclasses.replace(ChestSpec(), shape=(size, width or size), confounded=confounded)
+    with Progress(transient=True) as progress:
+        job = progress.add_task("radiographs", total=n)
+        write_chest_set(out, spec, n, seed, fmt=fmt, photometric=photometric,
+                        progress=lambda done: progress.update(job, completed=done))
+    typer.echo(f"{n} chest radiographs written to {out}")
+
+
+@app.command()
+@reports_input_errors
+def prepare(
+    data: Path = typer.Option(..., "--data", help="A folder with dataset.csv, images and LabelMe lung files."),
+    out: Path = typer.Option(..., "--out", help="Folder for png/, masks/, json/ and dataset.csv with the split."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the 5-group split."),
+) -> None:
+    """DICOM/PNG -> 8-bit PNG (window, MONOCHROME1 inverted), lung masks, and the 5-group split by lung area."""
+    from nmkit.workflows.rds.prepare import prepare_set
+
+    prepare_set(data, out, seed)
+    typer.echo(f"prepared set written to {out}")
+
+
+@app.command()
+@reports_input_errors
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="A folder from `nmkit rds synth` or `nmkit rds prepare`."),
+    model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
+    median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Lung mIoU/Dice, RDS accuracy, sensitivity, specificity, AUC, and the device shortcut test."""
+    from nmkit.workflows.rds.evaluate import evaluate_folder, format_evaluation
+    from nmkit.workflows.rds.postprocess import PostProcess
+
+    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta))
+    print_json(result) if json_out else typer.echo(format_evaluation(result))
+
+
+@app.command()
+@reports_input_errors
+def predict(
+    image: Path = typer.Argument(..., help="A chest radiograph: DICOM (DX/CR) or PNG."),
+    model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
+    out: Path = typer.Option(Path("rds-predict"), "--out", help="Folder for the lung mask PNG."),
+    median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Lung mask and RDS probability of one radiograph."""
+    from nmkit.workflows.rds.evaluate import predict_image
+    from nmkit.workflows.rds.postprocess import PostProcess
+
+    result = predict_image(image, model, out, PostProcess(median=median, tta=tta))
+    if json_out:
+        print_json(result)
+    else:
+        p = result["rds_probability"]
+        typer.echo(f"lung area {result['lung_area_px']} px, mask {result['mask_png']}, RDS probability "
+                   f"{'-' if p is None else f'{p:.3f}'}")

@@ -1,0 +1,168 @@
+"""`nmkit rds evaluate` and `predict`: lungs, then RDS, as the study's two-stage pipeline.
+
+Bundles are told apart by the config they were trained with: ``task: segmentation`` is the lung segmenter,
+``task: joint`` the jointly fine-tuned pipeline (scored as ``joint_*``); a classifier trained with
+``data.input: whole`` is the whole-image classifier, any other the lung classifier.
+The lung classifier sees the image masked by the *predicted* lungs when a segmenter is given (trained on true
+masks, tested on predicted, as the study), else by the true lungs (the result says which).
+
+Shortcut test: ``shortcut_drop_*`` = accuracy on the images whose device presence agrees with RDS (what a test
+set tied like the training set holds) minus accuracy on the whole set, which should be untied (`nmkit rds
+synth` without ``--confounded``). A classifier that learned "devices mean RDS" loses points; one that looks
+at the lungs should not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+from torch import nn
+
+from nmkit.atomic import atomic_path
+from nmkit.errors import InputError
+from nmkit.metrics.classification import binary_report
+from nmkit.metrics.segmentation import dice, mean_iou
+from nmkit.models import load_bundle
+from nmkit.phantoms.chest import read_chest_csv
+from nmkit.workflows.rds.data import read_mask
+from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
+from nmkit.workflows.rds.prepare import read_radiograph
+
+ROLES = ("segmenter", "lungs", "whole", "joint")
+NO_DEFAULT = ("no default rds model is shipped yet; pass --model PATH (train one with `nmkit train "
+              "configs/rds-seg-fast.yaml` and `configs/rds-cls-fast.yaml`)")
+
+
+def model_role(info: dict[str, Any]) -> str:
+    """``segmenter``, ``lungs`` (lung-masked classifier), ``whole`` (whole-image classifier) or ``joint`` (segmenter
+    and classifier fine-tuned together) of a bundle."""
+    config = info.get("config") or {}
+    if config.get("task") == "joint" or info.get("model_name") == "rds-joint":
+        return "joint"
+    if config.get("task", "segmentation") == "segmentation" and not str(info.get("model_name", "")).startswith(
+            ("rds-effnet", "rds-cnn")):
+        return "segmenter"
+    return "whole" if (config.get("data") or {}).get("input") == "whole" else "lungs"
+
+
+def load_rds_models(paths: list[Path] | None) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+    """The bundles at ``paths`` keyed by role; InputError without any, or with two of one role."""
+    if not paths:
+        raise InputError("--model", NO_DEFAULT)
+    models: dict[str, tuple[nn.Module, dict[str, Any]]] = {}
+    for path in paths:
+        model, info = load_bundle(path)
+        role = model_role(info)
+        if role in models:
+            raise InputError(path, f"is a second {role} model; pass one of each role ({', '.join(ROLES)})")
+        models[role] = (model.eval(), info | {"model_path": str(path)})
+    return models
+
+
+@torch.no_grad()
+def rds_probability(model: nn.Module, image: np.ndarray) -> float:
+    """P(RDS) from a classifier for one (H, W) input in 0..1."""
+    logits = model(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None])
+    return float(logits.softmax(dim=1)[0, 1])
+
+
+def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    return float(((scores >= 0.5) == labels).mean()) if len(labels) else float("nan")
+
+
+def _shortcut_drop(scores: list[float], labels: np.ndarray, has_device: np.ndarray | None) -> float | None:
+    if has_device is None or not len(scores):
+        return None
+    s = np.asarray(scores)
+    agree = has_device == labels
+    return _accuracy(s[agree], labels[agree]) - _accuracy(s, labels) if agree.any() else None
+
+
+def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
+                    post: PostProcess = PostProcess()) -> dict[str, Any]:
+    """Lung mIoU and Dice, RDS accuracy/sensitivity/specificity/AUC and the shortcut drops on ``data`` (its
+    ``test`` split when it has a ``split`` column, else every image)."""
+    data = Path(data)
+    models = load_rds_models(model_paths)
+    records = read_chest_csv(data / "dataset.csv")
+    if "split" in records[0]:
+        records = [r for r in records if r["split"] == "test"]
+        if not records:
+            raise InputError(data / "dataset.csv", "has a split column but no test images")
+    labels = np.array([r["rds"] for r in records])
+    has_device = np.array([r["has_device"] for r in records]) if all("has_device" in r for r in records) else None
+    mious, dices, lung_scores, whole_scores, joint_scores, tta_count = [], [], [], [], [], 0
+    for rec in records:
+        grey = read_radiograph(data / rec["filepath"])
+        truth = read_mask(data, rec, grey.shape)
+        image = grey.astype(np.float32) / 255.0
+        mask = truth
+        if "segmenter" in models:
+            mask, done = segment_lungs(models["segmenter"][0], image, post)
+            tta_count += done["rotation_tta"]
+            mious.append(float(mean_iou(mask.astype(np.int64), truth.astype(np.int64), 2)[0]))
+            dices.append(float(dice(mask, truth)[0]))
+        if "lungs" in models:
+            lung_scores.append(rds_probability(models["lungs"][0], image * mask))
+        if "whole" in models:
+            whole_scores.append(rds_probability(models["whole"][0], image))
+        if "joint" in models:
+            joint_scores.append(rds_probability(models["joint"][0], image))
+    result: dict[str, Any] = {"n": len(records), "miou": None, "dice": None, "accuracy": None, "sensitivity": None,
+                              "specificity": None, "auc": None, "shortcut_drop_lungs": None,
+                              "shortcut_drop_whole_image": None, "whole_image_accuracy": None,
+                              "joint_accuracy": None, "joint_auc": None, "shortcut_drop_joint": None,
+                              "classifier_masks": "predicted" if "segmenter" in models else "true",
+                              "rotation_tta_images": tta_count, "median_filter": post.median,
+                              "rotation_tta": post.tta, "models": {k: v[1]["model_path"] for k, v in models.items()}}
+    if mious:
+        result |= {"miou": float(np.mean(mious)), "dice": float(np.mean(dices))}
+    if lung_scores:
+        report = binary_report(lung_scores, labels)
+        result |= {"accuracy": report.accuracy, "sensitivity": report.sensitivity,
+                   "specificity": report.specificity, "auc": report.auc,
+                   "shortcut_drop_lungs": _shortcut_drop(lung_scores, labels, has_device)}
+    if whole_scores:
+        result |= {"whole_image_accuracy": _accuracy(np.asarray(whole_scores), labels),
+                   "shortcut_drop_whole_image": _shortcut_drop(whole_scores, labels, has_device)}
+    if joint_scores:
+        joint = binary_report(joint_scores, labels)
+        result |= {"joint_accuracy": joint.accuracy, "joint_auc": joint.auc,
+                   "shortcut_drop_joint": _shortcut_drop(joint_scores, labels, has_device)}
+    return result
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    """The evaluation as a few human-readable lines."""
+    def show(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    keys = ("miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "whole_image_accuracy",
+            "joint_accuracy", "shortcut_drop_lungs", "shortcut_drop_whole_image", "shortcut_drop_joint")
+    lines = [f"{result['n']} images (classifier on {result['classifier_masks']} lung masks; rotation TTA on "
+             f"{result['rotation_tta_images']})"]
+    return "\n".join(lines + [f"  {key}: {show(result[key])}" for key in keys])
+
+
+def predict_image(path: str | Path, model_paths: list[Path] | None, out: str | Path,
+                  post: PostProcess = PostProcess()) -> dict[str, Any]:
+    """Lung mask (written to ``out/<name>.lungs.png``) and P(RDS) of one radiograph; needs a segmenter."""
+    path, out = Path(path), Path(out)
+    models = load_rds_models(model_paths)
+    if "segmenter" not in models:
+        raise InputError("--model", "predict needs a lung segmentation model among --model")
+    grey = read_radiograph(path)
+    image = grey.astype(np.float32) / 255.0
+    mask, done = segment_lungs(models["segmenter"][0], image, post)
+    if not mask.any():
+        raise InputError(path, "no lung was found in this image")
+    probability = rds_probability(models["lungs"][0], image * mask) if "lungs" in models else None
+    mask_png = out / f"{path.stem}.lungs.png"
+    with atomic_path(mask_png) as tmp:
+        PILImage.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
+    return {"rds_probability": probability, "lung_area_px": int(mask.sum()), "mask_png": str(mask_png),
+            "rotation_tta": done["rotation_tta"]}

@@ -1,0 +1,107 @@
+"""Neonatal chest X-ray phantom: determinism, ground truth (lung mask, LabelMe, RDS), devices, writers, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import pydicom
+import pytest
+
+from nmkit.errors import InputError
+from nmkit.io import load_image, read_labelme
+from nmkit.phantoms.chest import (CSV_COLUMNS, ChestSpec, generate_chest_xray, generate_chest_xrays, lung_polygons,
+                                  read_chest_csv, to_png8, write_chest_set)
+
+SMALL = ChestSpec(shape=(64, 64))
+
+
+def _digest(folder) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_pixels_and_a_smaller_set_is_a_prefix():
+    a, b = generate_chest_xrays(SMALL, 4, seed=3), generate_chest_xrays(SMALL, 2, seed=3)
+    for x, y in zip(a, b):
+        assert np.array_equal(x.pixels, y.pixels) and np.array_equal(x.lung_mask, y.lung_mask)
+        assert (x.rds, x.grade, x.devices) == (y.rds, y.grade, y.devices)
+    assert not np.array_equal(a[0].pixels, generate_chest_xray(SMALL, 4, 0).pixels)
+
+
+def test_image_is_12_bit_with_two_lungs_and_grade_matches_label():
+    xrays = generate_chest_xrays(dataclasses.replace(SMALL, rotated_rate=0.0), 30, seed=1)
+    for x in xrays:
+        assert x.pixels.dtype == np.uint16 and x.pixels.shape == (64, 64) and x.pixels.max() <= 4095
+        assert len(lung_polygons(x.lung_mask)) == 2
+        assert (x.grade > 0) == bool(x.rds) and 0 <= x.grade <= 4
+    # RDS lungs are smaller (hypoinflation) and darker air is lost (opacity): lungs are brighter.
+    rds = [x for x in xrays if x.rds]
+    normal = [x for x in xrays if not x.rds]
+    assert rds and normal
+    assert np.mean([x.lung_mask.sum() for x in rds]) < np.mean([x.lung_mask.sum() for x in normal])
+    lung_level = [float(x.pixels[x.lung_mask].mean() / x.pixels.max()) for x in xrays if x.grade in (0, 4)]
+    grades = [x.grade for x in xrays if x.grade in (0, 4)]
+    level = {g: np.mean([v for v, h in zip(lung_level, grades) if h == g]) for g in (0, 4)}
+    assert level[4] > level[0]
+
+
+def test_confounded_ties_devices_to_rds_and_untied_does_not():
+    tied = generate_chest_xrays(dataclasses.replace(SMALL, confounded=True), 60, seed=2)
+    untied = generate_chest_xrays(SMALL, 60, seed=2)
+
+    def agreement(xrays):
+        return np.mean([bool(x.devices) == bool(x.rds) for x in xrays])
+
+    assert agreement(tied) > 0.8 and 0.3 < agreement(untied) < 0.7
+
+
+def test_rotated_images_rotate_the_mask_too():
+    x = generate_chest_xray(dataclasses.replace(ChestSpec(shape=(64, 48)), rotated_rate=1.0), 0, 0)
+    assert x.rotated in (90, -90) and x.pixels.shape == (48, 64) == x.lung_mask.shape
+
+
+@pytest.mark.parametrize("bad", [{"shape": (16, 64)}, {"rds_fraction": 1.5}, {"confounded_rates": (0.1,)},
+                                 {"noise_range": (0.2, 0.1)}, {"field_mm": 10}])
+def test_spec_validation(bad):
+    with pytest.raises(ValueError):
+        ChestSpec(**bad)
+
+
+def test_png_set_has_csv_masks_and_labelme_that_give_the_mask_back(tmp_path):
+    out = write_chest_set(tmp_path / "set", SMALL, 3, seed=5)
+    assert (out / "dataset.csv").read_text().splitlines()[0] == ",".join(CSV_COLUMNS)
+    records = read_chest_csv(out / "dataset.csv")
+    x = generate_chest_xray(SMALL, 5, 1)
+    rec = records[1]
+    assert (rec["rds"], rec["grade"], rec["roi_area"], rec["height"], rec["width"]) == \
+        (x.rds, x.grade, int(x.lung_mask.sum()), 64, 64)
+    assert np.array_equal(load_image(out / rec["filepath"]).array[0], to_png8(x.pixels))
+    assert np.array_equal(load_image(out / rec["mask"]).array[0] > 0, x.lung_mask)
+    assert np.array_equal(read_labelme(out / rec["json"], (64, 64), "lung"), x.lung_mask)
+    again = write_chest_set(tmp_path / "again", SMALL, 3, seed=5)
+    assert _digest(out) == _digest(again)
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
+def test_dicom_set_is_dx_and_monochrome1_stores_inverted_values(tmp_path, photometric):
+    out = write_chest_set(tmp_path / "set", SMALL, 1, seed=5, fmt="dicom", photometric=photometric)
+    ds = pydicom.dcmread(out / "images" / "cxr_00000.dcm")
+    x = generate_chest_xray(SMALL, 5, 0)
+    assert ds.Modality == "DX" and ds.PhotometricInterpretation == photometric and ds.BitsStored == 12
+    expected = 4095 - x.pixels if photometric == "MONOCHROME1" else x.pixels
+    assert np.array_equal(ds.pixel_array, expected)
+
+
+def test_refuses_a_folder_that_is_not_a_chest_set(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        write_chest_set(tmp_path, SMALL, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_csv_reader_names_the_missing_columns(tmp_path):
+    (tmp_path / "dataset.csv").write_text("filepath,rds\nx.png,1\n")
+    with pytest.raises(InputError, match="exist_json, roi_area, height, width"):
+        read_chest_csv(tmp_path / "dataset.csv")

@@ -1,0 +1,96 @@
+"""`nmkit rds synth | prepare | evaluate | predict` end to end on tiny sets; bad input: exit 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pydicom
+from PIL import Image as PILImage
+from typer.testing import CliRunner
+
+from nmkit.cli import app
+
+runner = CliRunner()
+EVALUATE_KEYS = {"miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "shortcut_drop_lungs",
+                 "shortcut_drop_whole_image"}
+
+
+def test_synth_writes_dicom_monochrome1_and_the_study_csv(tmp_path):
+    out = tmp_path / "set"
+    result = runner.invoke(app, ["rds", "synth", "--out", str(out), "--n", "3", "--seed", "1", "--size", "48",
+                                 "--width", "40", "--format", "dicom", "--photometric", "MONOCHROME1", "--confounded"])
+    assert result.exit_code == 0, result.output
+    header = (out / "dataset.csv").read_text().splitlines()[0]
+    assert header.startswith("filepath,rds,exist_json,roi_area,height,width")
+    ds = pydicom.dcmread(out / "images" / "cxr_00000.dcm")
+    assert ds.Modality == "DX" and ds.PhotometricInterpretation == "MONOCHROME1" and (ds.Rows, ds.Columns) == (48, 40)
+
+
+def test_synth_bad_option_exits_2_and_writes_nothing(tmp_path):
+    result = runner.invoke(app, ["rds", "synth", "--out", str(tmp_path / "set"), "--n", "2", "--format", "jpeg"])
+    assert result.exit_code == 2 and "--format: must be png or dicom" in result.output
+    assert not (tmp_path / "set").exists()
+
+
+def test_evaluate_without_a_model_says_none_is_shipped(png_set):
+    result = runner.invoke(app, ["rds", "evaluate", "--data", str(png_set)])
+    assert result.exit_code == 2 and "no default rds model is shipped yet" in result.output
+
+
+def test_evaluate_json_has_the_documented_keys(png_set, tiny_models):
+    args = ["rds", "evaluate", "--data", str(png_set), "--json"]
+    for path in tiny_models.values():
+        args += ["--model", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert EVALUATE_KEYS <= set(data) and data["n"] == 10 and data["classifier_masks"] == "predicted"
+    assert 0 <= data["miou"] <= 1 and 0 <= data["accuracy"] <= 1 and data["shortcut_drop_whole_image"] is not None
+
+
+def test_evaluate_a_prepared_set_scores_only_its_test_split(png_set, tiny_models, tmp_path):
+    prepared = tmp_path / "prepared"
+    assert runner.invoke(app, ["rds", "prepare", "--data", str(png_set), "--out", str(prepared)]).exit_code == 0
+    result = runner.invoke(app, ["rds", "evaluate", "--data", str(prepared), "--model", str(tiny_models["lungs"]),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    tests = sum(line.split(",")[7] == "test" for line in (prepared / "dataset.csv").read_text().splitlines()[1:])
+    assert data["n"] == tests and data["classifier_masks"] == "true" and data["miou"] is None
+
+
+def test_predict_json_and_mask(png_set, tiny_models, tmp_path):
+    out = tmp_path / "pred"
+    result = runner.invoke(app, ["rds", "predict", str(png_set / "images" / "cxr_00002.png"), "--model",
+                                 str(tiny_models["segmenter"]), "--model", str(tiny_models["lungs"]), "--out",
+                                 str(out), "--json", "--no-median", "--no-tta"])
+    if result.exit_code == 2:  # an untrained model may find no lung: a clear sentence, nothing written
+        assert "no lung was found" in result.output and not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= {"rds_probability", "lung_area_px", "mask_png"} and 0 <= data["rds_probability"] <= 1
+    mask = np.asarray(PILImage.open(data["mask_png"]))
+    assert mask.shape == (64, 64) and int((mask > 0).sum()) == data["lung_area_px"]
+
+
+def test_predict_refuses_a_colour_image_and_writes_nothing(tiny_models, tmp_path):
+    colour = tmp_path / "colour.png"
+    PILImage.fromarray(np.full((32, 32, 3), (200, 10, 10), dtype=np.uint8)).save(colour)
+    out = tmp_path / "pred"
+    result = runner.invoke(app, ["rds", "predict", str(colour), "--model", str(tiny_models["segmenter"]), "--out",
+                                 str(out)])
+    assert result.exit_code == 2 and "is a colour image" in result.output and not out.exists()
+
+
+def test_predict_refuses_a_dicom_without_pixels(tiny_models, tmp_path):
+    from nmkit.io.dx_write import write_dx_dicom
+
+    path = write_dx_dicom(tmp_path / "x.dcm", np.arange(64, dtype=np.uint16).reshape(8, 8), 0.4)
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.save_as(path)
+    result = runner.invoke(app, ["rds", "predict", str(path), "--model", str(tiny_models["segmenter"]), "--out",
+                                 str(tmp_path / "pred")])
+    assert result.exit_code == 2 and "without pixel data" in result.output and not (tmp_path / "pred").exists()
