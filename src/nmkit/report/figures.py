@@ -120,7 +120,8 @@ def contour_figure(image: np.ndarray, masks: dict[str, np.ndarray], path: str | 
         handles.append(Line2D([], [], color=f"C{i}", lw=1.5, label=name))
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=8)
-    ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
+    ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
+    ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
 
 
