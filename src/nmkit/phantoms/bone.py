@@ -20,7 +20,6 @@ gives the same bytes and a smaller ``n`` gives a prefix of a larger set.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from nmkit.atomic import atomic_dir
-from nmkit.errors import InputError
+from nmkit.phantoms.table import check_target, read_table, write_table
 from nmkit.io.matlab import VERSIONS, VIEW_SHAPE, write_bone_mat
 
 GRADE_NAMES = ("normal", "minimal", "mild DJD", "moderate DJD", "severe DJD")
@@ -294,15 +293,6 @@ def _distractors(spec: BoneSpec, c: _Canvas, rng: np.random.Generator, row, mid:
             c.spot(centre, u(2.5, 5.0), bone * u(1.5, 4.0))
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and any(out_dir.iterdir()):
-        manifest = out_dir / "manifest.csv"
-        header = manifest.read_text().partition("\n")[0].strip() if manifest.is_file() else ""
-        if header != ",".join(MANIFEST_COLUMNS):
-            raise InputError(out_dir, "is a folder that is not empty and holds no bone-scan set (manifest.csv); "
-                             "choose a new folder")
-
-
 def write_bone_set(out_dir: str | Path, spec: BoneSpec, n: int, seed: int = 0, version: str = "v5",
                    progress: Callable[[int], Any] | None = None) -> Path:
     """Write ``n`` scans as ``scans/scan_00000.mat`` (the study's format) and ``manifest.csv`` to ``out_dir``.
@@ -315,7 +305,7 @@ def write_bone_set(out_dir: str | Path, spec: BoneSpec, n: int, seed: int = 0, v
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir, "manifest.csv", MANIFEST_COLUMNS, "bone-scan")
     digits = max(5, len(str(max(n - 1, 0))))
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -329,27 +319,14 @@ def write_bone_set(out_dir: str | Path, spec: BoneSpec, n: int, seed: int = 0, v
                          "right_knee_row": rr, "right_knee_col": rc, "left_knee_row": lr, "left_knee_col": lc})
             if progress is not None:
                 progress(i + 1)
-        with (tmp / "manifest.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_table(tmp / "manifest.csv", MANIFEST_COLUMNS, rows)
     return out_dir
 
 
 def read_bone_manifest(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``manifest.csv`` written by :func:`write_bone_set`, with typed values."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "manifest not found (make a set with `nmkit bonescan synth --out DIR`)")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
-            raise InputError(path, f"has columns {reader.fieldnames}, expected {', '.join(MANIFEST_COLUMNS)}")
-        try:
-            return [{k: (v if k == "path" else int(v) if k.endswith("grade") else float(v)) for k, v in r.items()}
-                    for r in reader]
-        except (TypeError, ValueError) as err:
-            raise InputError(path, f"has a malformed row ({err})") from err
+    types = {c: str if c == "path" else int if c.endswith("grade") else float for c in MANIFEST_COLUMNS}
+    return read_table(path, types, hint="make a set with `nmkit bonescan synth --out DIR`")
 
 
 __all__ = ["BoneScan", "BoneSpec", "DJD_AMPLITUDE", "GRADE_NAMES", "MANIFEST_COLUMNS", "generate_bone_scan",

@@ -26,7 +26,6 @@ a smaller ``n`` gives a prefix of a larger set.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from scipy import ndimage
 
 from nmkit.atomic import atomic_dir
 from nmkit.errors import InputError
+from nmkit.phantoms.table import check_target, read_table, write_table
 from nmkit.io.dx_write import MAX_VALUE, PHOTOMETRICS, write_dx_dicom
 from nmkit.io.labelme import mask_to_polygon, write_labelme
 
@@ -315,17 +315,6 @@ def to_png8(pixels: np.ndarray) -> np.ndarray:
     return (np.asarray(pixels, dtype=np.uint16) >> 4).astype(np.uint8)
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        table = out_dir / "dataset.csv"
-        header = table.read_text().partition("\n")[0].strip() if table.is_file() else ""
-        if header != ",".join(CSV_COLUMNS):
-            raise InputError(out_dir, "is a folder that is not empty and holds no chest set (dataset.csv); "
-                                      "choose a new or empty folder")
-
-
 def write_chest_set(out_dir: str | Path, spec: ChestSpec, n: int, seed: int = 0, fmt: str = "png",
                     photometric: str = "MONOCHROME2", progress: Callable[[int], Any] | None = None) -> Path:
     """Write ``n`` radiographs with their lung masks, LabelMe outlines and the study's CSV to ``out_dir``.
@@ -342,7 +331,7 @@ def write_chest_set(out_dir: str | Path, spec: ChestSpec, n: int, seed: int = 0,
     if n < 1:
         raise ValueError(f"n must be >= 1, not {n}")
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir, "dataset.csv", CSV_COLUMNS, "chest")
     digits = max(5, len(str(n - 1)))
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -366,10 +355,7 @@ def write_chest_set(out_dir: str | Path, spec: ChestSpec, n: int, seed: int = 0,
                          "mask": f"masks/{name}.png", "json": f"json/{name}.json"})
             if progress is not None:
                 progress(i + 1)
-        with (tmp / "dataset.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_table(tmp / "dataset.csv", CSV_COLUMNS, rows)
     return out_dir
 
 
@@ -380,21 +366,7 @@ _CSV_TYPES: dict[str, Callable[[str], Any]] = {
 
 def read_chest_csv(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a ``dataset.csv`` (the study's six columns required, the others optional), typed."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "not found (make a set with `nmkit rds synth --out DIR`)")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in CSV_COLUMNS[:6] if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
-        records = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                typed = {key: cast(row[key]) for key, cast in _CSV_TYPES.items() if row.get(key) not in (None, "")}
-                records.append(typed | {k: v for k, v in row.items() if k not in _CSV_TYPES})
-            except (TypeError, ValueError) as err:
-                raise InputError(path, f"line {line} has a bad value ({err})") from None
+    records = read_table(path, _CSV_TYPES, required=CSV_COLUMNS[:6], hint="make a set with `nmkit rds synth --out DIR`")
     if not records:
         raise InputError(path, "lists no images")
     return records

@@ -25,7 +25,6 @@ same bytes and a smaller ``n`` gives a prefix of a larger set.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from scipy import ndimage
 
 from nmkit.atomic import atomic_dir
 from nmkit.errors import InputError
+from nmkit.phantoms.table import check_target, read_table, write_table
 from nmkit.io.pet import write_suv_nifti
 
 F18_HALF_LIFE_MIN = 109.77
@@ -301,17 +301,6 @@ def generate_fdg_patients(spec: FDGSpec, n: int, seed: int = 0, *, start: int = 
     return [_patient(spec, int(seed), i) for i in range(start, start + n)]
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        manifest = out_dir / "manifest.csv"
-        header = manifest.read_text().partition("\n")[0].strip() if manifest.is_file() else ""
-        if header != ",".join(MANIFEST_COLUMNS):
-            raise InputError(out_dir, "is a folder that is not empty and holds no FDG set (manifest.csv); "
-                                      "choose a new or empty folder")
-
-
 def write_fdg_set(out_dir: str | Path, spec: FDGSpec, n: int, seed: int = 0,
                   progress: Callable[[int], Any] | None = None) -> Path:
     """Write ``n`` patients as NIfTI pairs plus label maps and ``manifest.csv`` into ``out_dir``, atomically.
@@ -324,7 +313,7 @@ def write_fdg_set(out_dir: str | Path, spec: FDGSpec, n: int, seed: int = 0,
     if n < 1:
         raise ValueError(f"n must be >= 1, not {n}")
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir, "manifest.csv", MANIFEST_COLUMNS, "FDG")
     digits = max(5, len(str(n - 1)))
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -341,31 +330,17 @@ def write_fdg_set(out_dir: str | Path, spec: FDGSpec, n: int, seed: int = 0,
                          "lesions": json.dumps([vars(lesion) for lesion in patient.lesions])})
             if progress is not None:
                 progress(i + 1)
-        with (tmp / "manifest.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_table(tmp / "manifest.csv", MANIFEST_COLUMNS, rows)
     return out_dir
+
+
+_MANIFEST_TYPES: dict[str, Callable[[str], Any]] = {
+    "patient": str, "early": str, "delayed": str, "labels": str, "n_lesions": int, "lesions": json.loads}
 
 
 def read_fdg_manifest(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``manifest.csv`` written by :func:`write_fdg_set`; ``lesions`` parsed from JSON."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "manifest not found (make a set with `nmkit pet synth --out DIR`)")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
-        records = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                records.append({"patient": row["patient"], "early": row["early"], "delayed": row["delayed"],
-                                "labels": row["labels"], "n_lesions": int(row["n_lesions"]),
-                                "lesions": json.loads(row["lesions"])})
-            except (TypeError, ValueError) as err:
-                raise InputError(path, f"line {line} has a bad value ({err})") from None
+    records = read_table(path, _MANIFEST_TYPES, hint="make a set with `nmkit pet synth --out DIR`")
     if not records:
         raise InputError(path, "lists no patients")
     return records

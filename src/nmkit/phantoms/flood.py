@@ -20,7 +20,6 @@ bytes however the work is chunked or threaded, and a smaller ``n`` gives a prefi
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import os
@@ -35,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from nmkit.atomic import atomic_dir
-from nmkit.errors import InputError
+from nmkit.phantoms.table import check_target, read_table, write_table
 
 E_CAM_FOV_MM = 533.0
 """Useful field of view of a Siemens E.Cam detector along its long side (mm)."""
@@ -416,14 +415,6 @@ def generate_floods(spec: FloodSpec, n: int, seed: int = 0, *, noiseless: bool =
     return _generate(spec, seed, 0, int(n), noiseless, workers)
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "manifest.csv").is_file():
-        raise InputError(out_dir, "is a folder that is not empty and holds no flood set (manifest.csv); "
-                                  "choose a new or empty folder")
-
-
 def write_flood_set(out_dir: str | Path, spec: FloodSpec, n: int, seed: int = 0,
                     progress: Callable[[int], Any] | None = None) -> Path:
     """Write ``images/flood_00000.npy``... and ``manifest.csv`` (columns :data:`MANIFEST_COLUMNS`) to ``out_dir``.
@@ -434,7 +425,7 @@ def write_flood_set(out_dir: str | Path, spec: FloodSpec, n: int, seed: int = 0,
     ``progress(done)`` is called after each step with the number of images written so far.
     """
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir, "manifest.csv", MANIFEST_COLUMNS, "flood")
     digits = max(5, len(str(max(n - 1, 0))))
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -448,10 +439,7 @@ def write_flood_set(out_dir: str | Path, spec: FloodSpec, n: int, seed: int = 0,
                 rows.append({"file": name, **record})
             if progress is not None:
                 progress(stop)
-        with (tmp / "manifest.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        write_table(tmp / "manifest.csv", MANIFEST_COLUMNS, rows)
     return out_dir
 
 
@@ -462,21 +450,7 @@ _MANIFEST_TYPES: dict[str, Callable[[str], Any]] = {
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``manifest.csv`` written by :func:`write_flood_set`, with typed values."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "manifest not found")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
-        records = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                records.append({key: cast(row[key]) for key, cast in _MANIFEST_TYPES.items()})
-            except (TypeError, ValueError) as err:
-                raise InputError(path, f"line {line} has a bad value ({err})") from None
-    return records
+    return read_table(path, _MANIFEST_TYPES, hint="make a set with `nmkit qc synth --out DIR`")
 
 
 __all__ = ["BRUSH_NAMES", "DEFECT_TYPES", "FOV_SHAPES", "MANIFEST_COLUMNS", "PAPER_ALPHAS", "PAPER_DIAMETERS",

@@ -33,7 +33,6 @@ the same bytes and a smaller ``n`` gives a prefix of a larger set.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable
@@ -47,7 +46,7 @@ from scipy import ndimage
 from skimage import measure
 
 from nmkit.atomic import atomic_dir
-from nmkit.errors import InputError
+from nmkit.phantoms.table import check_target, read_table, write_table
 from nmkit.io.dicom_write import write_nm_dicom
 
 MU_PER_MM = 0.011
@@ -401,17 +400,6 @@ def _write_labelme(folder: Path, study: GatedStudy, observers: int, rng: np.rand
             (folder / f"frame_{f:02d}_obs{o}.json").write_text(json.dumps(document, indent=1))
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        manifest = out_dir / "manifest.csv"
-        header = manifest.read_text().partition("\n")[0].strip() if manifest.is_file() else ""
-        if header != ",".join(MANIFEST_COLUMNS):
-            raise InputError(out_dir, "is a folder that is not empty and holds no gated set (manifest.csv); "
-                                      "choose a new or empty folder")
-
-
 def write_gated_set(out_dir: str | Path, spec: GatedSpec, n: int, seed: int = 0, fmt: str = "dicom",
                     observers: int = 0, progress: Callable[[int], Any] | None = None) -> Path:
     """Write ``n`` studies, their true LV masks, optional observer outlines and ``manifest.csv`` to ``out_dir``.
@@ -428,7 +416,7 @@ def write_gated_set(out_dir: str | Path, spec: GatedSpec, n: int, seed: int = 0,
     if n < 0 or observers < 0:
         raise ValueError(f"n and observers must be >= 0, not n={n}, observers={observers}")
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir, "manifest.csv", MANIFEST_COLUMNS, "gated")
     digits = max(5, len(str(max(n - 1, 0))))
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -456,10 +444,7 @@ def write_gated_set(out_dir: str | Path, spec: GatedSpec, n: int, seed: int = 0,
                          "counts_per_frame": study.counts_per_frame})
             if progress is not None:
                 progress(i + 1)
-        with (tmp / "manifest.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_table(tmp / "manifest.csv", MANIFEST_COLUMNS, rows)
     return out_dir
 
 
@@ -470,21 +455,7 @@ _MANIFEST_TYPES: dict[str, Callable[[str], Any]] = {
 
 def read_gated_manifest(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``manifest.csv`` written by :func:`write_gated_set`, with typed values."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "manifest not found")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
-        records = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                records.append({key: cast(row[key]) for key, cast in _MANIFEST_TYPES.items()})
-            except (TypeError, ValueError) as err:
-                raise InputError(path, f"line {line} has a bad value ({err})") from None
-    return records
+    return read_table(path, _MANIFEST_TYPES, hint="make a set with `nmkit gbp synth --out DIR`")
 
 
 __all__ = ["COUNT_RATE_CPS", "FORMATS", "MANIFEST_COLUMNS", "TRAINING_FRAMES", "GatedSpec", "GatedStudy",

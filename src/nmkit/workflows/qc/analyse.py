@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from nmkit.errors import InputError
 from nmkit.io import Image, load_image
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
 from nmkit.models import load_bundle
