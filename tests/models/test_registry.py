@@ -55,3 +55,15 @@ def test_load_weights_accepts_lightning_prefix_and_rejects_mismatch(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     with pytest.raises(InputError, match="do not fit"):
         load_weights(create_model("qc-compact", width=8, stages=2), tmp_path / "ckpt.pt")
+
+
+def test_load_model_takes_the_path_else_the_shipped_file_else_says_none_is_shipped(tmp_path):
+    from nmkit.models import load_model, shipped_model
+
+    path = save_bundle(tmp_path / "m.pt", "qc-compact", {"width": 4, "stages": 2},
+                       create_model("qc-compact", width=4, stages=2))
+    assert load_model(path)[1]["model_path"] == str(path)
+    assert load_model(None, path)[1]["model_path"] == str(path)
+    with pytest.raises(InputError, match="no default demo model is shipped yet.*nmkit train x.yaml"):
+        load_model(None, tmp_path / "absent.pt", "demo", "nmkit train x.yaml")
+    assert shipped_model("nmkit.workflows.qc", "qc-default.pt").is_file()

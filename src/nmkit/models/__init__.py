@@ -4,6 +4,6 @@ from nmkit.models.registry import create_model, list_models, register_model
 from nmkit.models.weights import load_weights, read_state_dict
 
 __all__ = ["create_model", "list_models", "register_model", "load_weights", "read_state_dict"]
-from nmkit.models.bundle import load_bundle, save_bundle  # noqa: E402
+from nmkit.models.bundle import load_bundle, load_model, save_bundle, shipped_model  # noqa: E402
 
-__all__ += ["load_bundle", "save_bundle"]
+__all__ += ["load_bundle", "load_model", "save_bundle", "shipped_model"]

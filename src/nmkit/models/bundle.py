@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,4 +41,24 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     model.eval()
     info = dict(blob.get("info", {}))
     info.setdefault("model_name", blob["model_name"])
+    return model, info
+
+
+def shipped_model(package: str, filename: str) -> Path:
+    """The path of a model shipped inside ``package`` (in its ``default_model/`` folder)."""
+    return Path(str(resources.files(package) / "default_model" / filename))
+
+
+def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
+               ) -> tuple[nn.Module, dict[str, Any]]:
+    """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded.
+
+    With neither, an InputError says no default ``what`` model is shipped yet and how to ``train`` one.
+    """
+    if path is None and (shipped is None or not shipped.is_file()):
+        raise InputError("--model", f"no default {what} model is shipped yet; pass --model PATH (train one with "
+                                    f"`{train}`)")
+    chosen = Path(path) if path is not None else shipped
+    model, info = load_bundle(chosen)
+    info["model_path"] = str(chosen)
     return model, info

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ import torch
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from nmkit.errors import InputError
-from nmkit.models import load_bundle
+from nmkit.models import load_model, shipped_model
 from nmkit.phantoms.bone import GRADE_NAMES
 from nmkit.report.figures import save_figure
 from nmkit.workflows.bonescan.data import WholeBodyScan, knee_inputs, load_scan
@@ -26,19 +24,12 @@ DEFAULT_MODEL = "bonescan-default.pt"
 
 def default_model_path() -> Path:
     """Where the small phantom-trained model shipped inside the package lives (see its MODEL_CARD.md)."""
-    return Path(str(resources.files("nmkit.workflows.bonescan") / "default_model" / DEFAULT_MODEL))
+    return shipped_model("nmkit.workflows.bonescan", DEFAULT_MODEL)
 
 
 def load_bonescan_model(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A bonescan model bundle from ``path``, or the shipped default model; InputError when neither exists."""
-    if path is None:
-        path = default_model_path()
-        if not path.is_file():
-            raise InputError(None, "no default bonescan model is shipped with this installation; train one with "
-                                   "`nmkit train configs/bonescan-fast.yaml` and pass it with --model")
-    model, info = load_bundle(path)
-    info["model_path"] = str(path)
-    return model, info
+    return load_model(path, default_model_path(), "bonescan", "nmkit train configs/bonescan-fast.yaml")
 
 
 @torch.no_grad()

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import load_image
 from nmkit.io.matlab import read_bone_mat
@@ -179,12 +179,10 @@ def load_knee_data(data: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndar
     return phantom_knees(spec_from_config(phantom), int(phantom["n"]), seed)
 
 
-class KneeDataModule(L.LightningDataModule):
+class KneeDataModule(TrainValDataModule):
     """Patient-level train/validation split (``val_fraction``, default 0.2) of knee crops."""
 
-    def __init__(self, data: dict[str, Any], seed: int):
-        super().__init__()
-        self.data, self.seed = data, seed
+    drop_last = False
 
     def setup(self, stage: str | None = None) -> None:
         inputs, grades, scans = load_knee_data(self.data, self.seed)
@@ -192,10 +190,3 @@ class KneeDataModule(L.LightningDataModule):
         self.train_set = KneeDataset(inputs[train], grades[train], augment=bool(self.data.get("augment", True)))
         self.val_set = KneeDataset(inputs[val], grades[val])
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=int(self.data["batch_size"]), shuffle=True,
-                          num_workers=int(self.data["num_workers"]))
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=int(self.data["batch_size"]),
-                          num_workers=int(self.data["num_workers"]))

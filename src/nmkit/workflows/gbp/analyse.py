@@ -8,7 +8,6 @@ net counts = sum over the ROI of (pixel - mean background); EF = (netED - netES)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from torch import nn
 
 from nmkit.errors import InputError
 from nmkit.io import Image, load_image
-from nmkit.models import load_bundle
+from nmkit.models import load_model, shipped_model
 from nmkit.report.figures import contour_figure, curve_figure
 
 MIN_FRAMES = 8
@@ -30,15 +29,12 @@ DEFAULT_MODEL = "gbp-default.pt"
 
 def default_model_path() -> Path:
     """The small phantom-trained LV model shipped inside the package (see its MODEL_CARD.md)."""
-    return Path(str(resources.files("nmkit.workflows.gbp") / "default_model" / DEFAULT_MODEL))
+    return shipped_model("nmkit.workflows.gbp", DEFAULT_MODEL)
 
 
 def load_gbp_model(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """An LV segmentation bundle from ``path``, or the shipped default model."""
-    path = Path(path) if path else default_model_path()
-    model, info = load_bundle(path)
-    info["model_path"] = str(path)
-    return model, info
+    return load_model(path or None, default_model_path(), "gbp", "python benchmarks/gbp.py --install")
 
 
 def load_gated_study(source: str | Path | Image) -> Image:

@@ -12,13 +12,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import load_image, read_consensus
 from nmkit.phantoms.gated import GatedSpec, generate_gated_studies, read_gated_manifest, training_frames
@@ -119,12 +119,8 @@ class FrameDataset(Dataset):
         return x, y
 
 
-class GatedDataModule(L.LightningDataModule):
+class GatedDataModule(TrainValDataModule):
     """Train and validation frames of the study-level 60/20/20 split (the test fifth is never loaded)."""
-
-    def __init__(self, data: dict[str, Any], seed: int):
-        super().__init__()
-        self.data, self.seed = data, seed
 
     def setup(self, stage: str | None = None) -> None:
         if "root" in self.data:
@@ -136,10 +132,3 @@ class GatedDataModule(L.LightningDataModule):
         self.train_set = FrameDataset(frames[train], masks[train], augment=bool(self.data.get("augment", True)))
         self.val_set = FrameDataset(frames[val], masks[val])
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=int(self.data["batch_size"]), shuffle=True,
-                          num_workers=int(self.data["num_workers"]), drop_last=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=int(self.data["batch_size"]),
-                          num_workers=int(self.data["num_workers"]))

@@ -13,21 +13,14 @@ from torch import nn
 from nmkit.errors import InputError
 from nmkit.io import Image, read_nifti
 from nmkit.io.pet import read_pet_suv, write_suv_nifti
-from nmkit.models import load_bundle
+from nmkit.models import load_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
-
-NO_DEFAULT_MODEL = ("no default PET model is shipped yet; pass --model PATH (train one with "
-                    "`nmkit train configs/pet-pix2pix-fast.yaml`)")
-
 
 def load_pet_model(path: str | Path | None) -> tuple[nn.Module, dict[str, Any]]:
     """A generator bundle (from `nmkit train` with a pet config); InputError without one."""
-    if path is None:
-        raise InputError("--model", NO_DEFAULT_MODEL)
-    model, info = load_bundle(path)
+    model, info = load_model(path, None, "PET", "nmkit train configs/pet-pix2pix-fast.yaml")
     if not info.get("model_name", "").startswith("pet-"):
         raise InputError(path, f"holds {info.get('model_name')!r}, not a PET generator (pet-unet-generator)")
-    info["model_path"] = str(path)
     return model, info
 
 

@@ -12,11 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import read_nifti
 from nmkit.phantoms.fdg import FDGSpec, generate_fdg_patients, read_fdg_manifest
@@ -126,12 +126,12 @@ class SlicePairs(Dataset):
         return self.early[i][None], self.delayed[j][None]
 
 
-class PETDataModule(L.LightningDataModule):
+class PETDataModule(TrainValDataModule):
     """Train and validation slices of the patient-level split (test patients are never loaded into training)."""
 
     def __init__(self, data: dict[str, Any], seed: int, paired: bool = True):
-        super().__init__()
-        self.data, self.seed, self.paired = data, seed, paired
+        super().__init__(data, seed)
+        self.paired = paired
 
     def setup(self, stage: str | None = None) -> None:
         patients = load_patients(self.data, self.seed)
@@ -141,10 +141,3 @@ class PETDataModule(L.LightningDataModule):
         self.train_set = SlicePairs(*slice_pairs([patients[i] for i in parts["train"]]), paired=self.paired)
         self.val_set = SlicePairs(*slice_pairs([patients[i] for i in parts["val"]]))
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=int(self.data["batch_size"]), shuffle=True,
-                          num_workers=int(self.data["num_workers"]), drop_last=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=int(self.data["batch_size"]),
-                          num_workers=int(self.data["num_workers"]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from torch import nn
 
 from nmkit.io import Image, load_image
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
-from nmkit.models import load_bundle
+from nmkit.models import load_model, shipped_model
 from nmkit.report.figures import overlay_figure
 from nmkit.workflows.qc.observer import MatchedFilterObserver
 
@@ -25,15 +24,12 @@ MAP_OBSERVER = MatchedFilterObserver(diameters=(10, 20, 40), brushes=(2,))
 
 def default_model_path() -> Path:
     """The small phantom-trained model shipped inside the package (see its MODEL_CARD.md)."""
-    return Path(str(resources.files("nmkit.workflows.qc") / "default_model" / DEFAULT_MODEL))
+    return shipped_model("nmkit.workflows.qc", DEFAULT_MODEL)
 
 
 def load_qc_model(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A QC model bundle from ``path``, or the shipped default model."""
-    path = Path(path) if path else default_model_path()
-    model, info = load_bundle(path)
-    info["model_path"] = str(path)
-    return model, info
+    return load_model(path or None, default_model_path(), "qc", "nmkit train configs/qc-default.yaml")
 
 
 @torch.no_grad()

@@ -7,11 +7,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.phantoms.flood import FloodSpec, generate_floods, read_manifest
 
@@ -82,12 +82,8 @@ class FloodDataset(Dataset):
         return x, self.labels[i]
 
 
-class FloodDataModule(L.LightningDataModule):
+class FloodDataModule(TrainValDataModule):
     """Train/validation split (``val_fraction``, default 0.3 as the study) of a flood set."""
-
-    def __init__(self, data: dict[str, Any], seed: int):
-        super().__init__()
-        self.data, self.seed = data, seed
 
     def setup(self, stage: str | None = None) -> None:
         if "root" in self.data:
@@ -101,10 +97,3 @@ class FloodDataModule(L.LightningDataModule):
         self.train_set = FloodDataset(images[train], labels[train], augment=bool(self.data.get("augment", True)))
         self.val_set = FloodDataset(images[val], labels[val])
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=int(self.data["batch_size"]), shuffle=True,
-                          num_workers=int(self.data["num_workers"]), drop_last=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=int(self.data["batch_size"]),
-                          num_workers=int(self.data["num_workers"]))

@@ -15,12 +15,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from PIL import Image as PILImage
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import load_image
 from nmkit.phantoms.chest import ChestSpec, generate_chest_xray, read_chest_csv, to_png8
@@ -150,12 +150,12 @@ class ClassificationSet(Dataset):
         return x, self.labels[i]
 
 
-class RdsDataModule(L.LightningDataModule):
+class RdsDataModule(TrainValDataModule):
     """Train and val parts of the study's split for ``task`` segmentation or classification."""
 
     def __init__(self, task: str, data: dict[str, Any], seed: int):
-        super().__init__()
-        self.task, self.data, self.seed = task, data, seed
+        super().__init__(data, seed)
+        self.task = task
 
     def setup(self, stage: str | None = None) -> None:
         full = build_set(self.data, self.seed)
@@ -170,11 +170,3 @@ class RdsDataModule(L.LightningDataModule):
             self.train_set = ClassificationSet(train, kind, augment=bool(self.data.get("augment", True)))
             self.val_set = ClassificationSet(val, kind)
 
-    def train_dataloader(self) -> DataLoader:
-        batch = int(self.data["batch_size"])
-        return DataLoader(self.train_set, batch_size=batch, shuffle=True, num_workers=int(self.data["num_workers"]),
-                          drop_last=len(self.train_set) > batch)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=int(self.data["batch_size"]),
-                          num_workers=int(self.data["num_workers"]))
