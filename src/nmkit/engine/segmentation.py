@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nmkit.engine.classification import build_optimizer
+from nmkit.metrics.segmentation import dice
 from nmkit.models import create_model
 
 
@@ -24,9 +25,7 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0)
 
 def batch_dice(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image Dice of the foreground (label > 0) of two (N, H, W) label maps; 1 when both are empty."""
-    p, t = (pred > 0).flatten(1).float(), (target > 0).flatten(1).float()
-    inter, total = (p * t).sum(1), p.sum(1) + t.sum(1)
-    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+    return torch.as_tensor(dice(pred > 0, target > 0), dtype=torch.float32)
 
 
 class SegmentationTask(L.LightningModule):

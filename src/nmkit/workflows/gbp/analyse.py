@@ -203,20 +203,21 @@ class GatedEF:
         where = self.image.path or "study"
         if not self.masks.any(axis=(1, 2)).all():
             raise InputError(where, "no LV was found on at least one frame")
-        roi_counts = np.array([f[m].sum() for f, m in zip(self.frames, self.masks)])
+        roi_counts = np.array([f[m].sum() for f, m in zip(self.frames, self.masks)], dtype=np.float64)
+        roi_pixels = self.masks.sum(axis=(1, 2))
+        # The background belongs on the ES frame, which the net curve picks: start from the raw curve's ES.
         es0 = int(np.argmin(roi_counts))
         self.background = background_roi(self.masks[es0], self.background_method)
         bg = float(self.frames[es0][self.background].mean())
-        self.curve = np.array([net_counts(f, m, bg) for f, m in zip(self.frames, self.masks)])
-        ed, es, source = find_ed_es(self.curve, bool(self.image.metadata.get("gated")))
-        if es != es0:  # the background belongs on the ES frame
+        ed, es, source = find_ed_es(roi_counts - roi_pixels * bg, bool(self.image.metadata.get("gated")))
+        if es != es0:
             self.background = background_roi(self.masks[es], self.background_method)
         try:
             ef, ed_counts, es_counts, bg = ejection_fraction(self.frames[ed], self.frames[es], self.masks[ed],
                                                              self.masks[es], self.background)
         except ValueError as err:
             raise InputError(where, str(err)) from err
-        self.curve = np.array([net_counts(f, m, bg) for f, m in zip(self.frames, self.masks)])
+        self.curve = roi_counts - roi_pixels * bg
         self._result = GatedEFResult(
             file=str(where), ef=round(ef, 2), ed_frame=ed, es_frame=es, ed_source=source,
             ed_counts=round(ed_counts, 1), es_counts=round(es_counts, 1), background_per_pixel=round(bg, 3),
