@@ -66,6 +66,43 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     typer.echo(f"report written to {report}")
 
 
+@app.command()
+@reports_input_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (only this machine unless you change it)."),
+    port: int = typer.Option(8000, "--port"),
+    data_dir: Path = typer.Option(Path("nmkit-data"), "--data-dir", help="Results and the QC history database."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (SQLAlchemy, e.g. "
+                                         "postgresql+psycopg://user@host/nmkit); default SQLite in --data-dir."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="WORKFLOW=PATH, e.g. pet=runs/pet/model.pt "
+                                              "(repeat; rds takes one per role)."),
+    max_upload_mb: float = typer.Option(512.0, "--max-upload-mb", help="Largest upload accepted (MB)."),
+    iu_limit: float = typer.Option(5.0, "--iu-limit", help="QC acceptance limit for integral uniformity (%)."),
+    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="QC acceptance limit for differential "
+                                             "uniformity (%)."),
+    workers: int = typer.Option(2, "--workers", help="Analyses run at once."),
+) -> None:
+    """The web page and JSON API for every workflow (API documentation at /docs)."""
+    import uvicorn
+
+    from nmkit.errors import InputError
+    from nmkit.web.app import Settings, create_app
+    from nmkit.web.workflows import ANALYSES
+
+    models: dict[str, list[Path]] = {}
+    for item in model or []:
+        key, _, path = item.partition("=")
+        if key not in ANALYSES or not path:
+            raise InputError("--model", f"{item!r} is not WORKFLOW=PATH with WORKFLOW one of {', '.join(ANALYSES)}")
+        if not Path(path).is_file():
+            raise InputError(path, "file not found")
+        models.setdefault(key, []).append(Path(path))
+    settings = Settings(data_dir=data_dir, database_url=db_url, max_upload_mb=max_upload_mb, models=models,
+                        iu_limit=iu_limit, du_limit=du_limit, workers=workers)
+    typer.echo(f"nmkit serving on http://{host}:{port} (data in {data_dir})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

@@ -71,14 +71,60 @@ def check(
     du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Fail when differential uniformity exceeds this (%)."),
     bin_factor: Optional[int] = typer.Option(None, "--bin", help="Force k x k summing for NEMA (else chosen for 6.4 mm)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per file."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store each check in the QC history "
+                                            "in this folder (as `nmkit serve` does)."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store each check in this QC history database."),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
+    from nmkit.workflows.qc.history import FloodHistory, database_url
 
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output.
     analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info) for f in files]
+    store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
     for qc in analyses:
         qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
-        result = qc.results_data()
-        print_json(result.as_dict()) if json_out else typer.echo(qc.results())
+        result = qc.results_data().as_dict()
+        if store is not None:
+            result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
+        print_json(result) if json_out else typer.echo(qc.results())
+
+
+@app.command()
+@reports_input_errors
+def history(
+    data_dir: Path = typer.Option(Path("nmkit-data"), "--data-dir", help="The folder `nmkit serve` keeps its data in."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (default SQLite in --data-dir)."),
+    iu_limit: float = typer.Option(5.0, "--iu-limit", help="Acceptance limit for integral uniformity (%)."),
+    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Acceptance limit for differential uniformity (%)."),
+    horizon: float = typer.Option(30.0, "--horizon-days", help="Flag a trend that reaches a limit within this many days."),
+    json_out: bool = typer.Option(False, "--json", help="Print every camera head with its checks as JSON."),
+) -> None:
+    """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail."""
+    from nmkit.workflows.qc.history import FloodHistory, database_url
+
+    if not db_url and not (data_dir / "nmkit.db").is_file():
+        from nmkit.errors import InputError
+
+        raise InputError(data_dir, "holds no QC history (nmkit.db); check floods with `nmkit serve` or "
+                                   "`nmkit qc check --data-dir` first")
+    trends = FloodHistory(database_url(data_dir, db_url)).trends(iu_limit, du_limit, horizon)
+    if json_out:
+        print_json({"iu_limit": iu_limit, "du_limit": du_limit, "horizon_days": horizon, "cameras": trends})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"QC history (IU limit {iu_limit:g} %)")
+    for name in ("station", "serial", "head", "checks", "last", "UFOV IU %", "CFOV IU %", "UFOV DU %", "CFOV DU %",
+                 "IU slope %/30 d", "status"):
+        table.add_column(name)
+    for cam in trends:
+        m = cam["metrics"]
+        slope = m["ufov_iu"]["slope_per_30_days"]
+        table.add_row(cam["station_name"], cam["device_serial_number"], cam["detector"], str(cam["n_checks"]),
+                      cam["last_acquired_at"][:10], *(f"{m[k]['latest']:.2f}" for k in
+                                                      ("ufov_iu", "cfov_iu", "ufov_du", "cfov_du")),
+                      "-" if slope is None else f"{slope:+.2f}", cam["status"])
+    Console().print(table)

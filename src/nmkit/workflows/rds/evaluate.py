@@ -148,11 +148,12 @@ def format_evaluation(result: dict[str, Any]) -> str:
     return "\n".join(lines + [f"  {key}: {show(result[key])}" for key in keys])
 
 
-def predict_image(path: str | Path, model_paths: list[Path] | None, out: str | Path,
-                  post: PostProcess = PostProcess()) -> dict[str, Any]:
-    """Lung mask (written to ``out/<name>.lungs.png``) and P(RDS) of one radiograph; needs a segmenter."""
+def predict_image(path: str | Path, models: list[Path] | dict[str, tuple[nn.Module, dict[str, Any]]] | None,
+                  out: str | Path, post: PostProcess = PostProcess()) -> dict[str, Any]:
+    """Lung mask (written to ``out/<name>.lungs.png``) and P(RDS) of one radiograph; needs a segmenter.
+    ``models`` are bundle paths, or bundles already loaded by :func:`load_rds_models`."""
     path, out = Path(path), Path(out)
-    models = load_rds_models(model_paths)
+    models = models if isinstance(models, dict) else load_rds_models(models)
     if "segmenter" not in models:
         raise InputError("--model", "predict needs a lung segmentation model among --model")
     grey = read_radiograph(path)

@@ -1,0 +1,77 @@
+"""What the web server needs from a workflow: how to recognise an upload, load its model, and run it.
+
+Each workflow package has a ``web.py`` holding one :class:`WebAnalysis`; ``nmkit.web.workflows`` lists them.
+The ``run`` function calls the same analysis objects as the CLI, so the page and ``--json`` agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Probe:
+    """What an upload is, read from its content: its format and, for images, the loaded image's header."""
+
+    format: str  # "dicom", "nifti", "raster", "npy" or "mat"
+    modality: str | None = None
+    shape: tuple[int, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+
+@dataclass
+class Number:
+    """One headline number on the page: ``key`` names it in the CLI's JSON result."""
+
+    key: str
+    label: str
+    value: Any
+    unit: str = ""
+
+
+@dataclass
+class Outcome:
+    """A finished analysis: the CLI's JSON, the headline numbers, the figures (PNG names in the job's
+    folder), an optional verdict ("pass"/"fail") and optional extra downloads (file names)."""
+
+    result: dict[str, Any]
+    numbers: list[Number]
+    figures: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    downloads: list[str] = field(default_factory=list)
+    viewer: dict[str, Any] | None = None
+
+
+@dataclass
+class RunContext:
+    """Everything one run gets from the server: the upload (stored under a server-chosen name), the name the
+    client gave it (for display only), its probe, a folder for outputs, the loaded model, the server's
+    analysis options and a progress callback ``progress(stage, fraction)``."""
+
+    upload: Path
+    name: str
+    probe: Probe
+    out: Path
+    model: Any
+    options: dict[str, Any]
+    progress: Callable[[str, float], None] = lambda stage, fraction: None
+
+
+@dataclass
+class WebAnalysis:
+    """One workflow as the web server sees it."""
+
+    key: str
+    title: str
+    accepts: str
+    claims: Callable[[Probe], bool]
+    load_model: Callable[[list[Path]], Any]
+    run: Callable[[RunContext], Outcome]
+    model_required: bool = False  # True when nmkit ships no default model for this workflow

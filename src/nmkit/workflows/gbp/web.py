@@ -1,0 +1,42 @@
+"""The gbp workflow on the web page: LV ROIs on every frame, ED/ES, background and LV ejection fraction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
+
+
+def claims(probe: Probe) -> bool:
+    """A stack of 8 to 64 frames: a gated NM DICOM, or NIfTI/NumPy frames."""
+    if not 8 <= probe.n_frames <= 64:
+        return False
+    if probe.format == "dicom":
+        return probe.modality == "NM"
+    return probe.format in ("nifti", "npy") and probe.modality != "PT"
+
+
+def load(paths: list[Path]) -> Any:
+    return load_gbp_model(paths[0] if paths else None)
+
+
+def run(ctx: RunContext) -> Outcome:
+    net, info = ctx.model
+    ctx.progress("segmenting the LV on every frame", 0.2)
+    study = load_gated_study(ctx.upload)
+    study.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
+    analysis = GatedEF(study, background=ctx.options.get("gbp_background", "study")).analyze(net, info)
+    ctx.progress("drawing the ROIs and the curve", 0.7)
+    analysis.plot_analyzed_image(ctx.out / "study.rois.png")
+    analysis.plot_curve(ctx.out / "study.curve.png")
+    result = analysis.results_data().as_dict()
+    numbers = [Number("ef", "LV ejection fraction", result["ef"], "%"),
+               Number("ed_frame", "ED frame", result["ed_frame"]), Number("es_frame", "ES frame", result["es_frame"]),
+               Number("background_per_pixel", "background", result["background_per_pixel"], "counts/pixel")]
+    return Outcome(result, numbers, ["study.rois.png", "study.curve.png"])
+
+
+WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",
+                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, load, run)

@@ -1,0 +1,182 @@
+"""QC history: every flood checked, per camera and head, in a SQL database (SQLite by default), and the
+trend of its uniformity against the acceptance limits, flagging a rising trend before it fails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, create_engine, select
+
+from nmkit.errors import InputError
+
+METRICS = ("ufov_iu", "cfov_iu", "ufov_du", "cfov_du")
+DB_NAME = "nmkit.db"
+
+_metadata = MetaData()
+flood_checks = Table(
+    "flood_checks", _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checked_at", DateTime, nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("station_name", String(128), nullable=False),
+    Column("device_serial_number", String(128), nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("ufov_iu", Float, nullable=False),
+    Column("ufov_du", Float, nullable=False),
+    Column("cfov_iu", Float, nullable=False),
+    Column("cfov_du", Float, nullable=False),
+    Column("defect_probability", Float, nullable=False),
+    Column("verdict", String(8), nullable=False),
+)
+
+
+def database_url(data_dir: str | Path | None = None, url: str | None = None) -> str:
+    """``url`` when given (any SQLAlchemy URL, e.g. postgresql+psycopg://...), else SQLite in ``data_dir``."""
+    if url:
+        return url
+    folder = Path(data_dir or "nmkit-data")
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / DB_NAME).resolve()}"
+
+
+def camera_identity(metadata: dict[str, Any]) -> dict[str, str]:
+    """Station name, device serial number and detector (head) of a flood, from its DICOM metadata."""
+    detectors = metadata.get("detector_ids") or []
+    return {"station_name": metadata.get("station_name") or "unknown station",
+            "device_serial_number": metadata.get("device_serial_number") or "unknown serial",
+            "detector": ",".join(detectors) if detectors else "1"}
+
+
+def acquisition_time(metadata: dict[str, Any]) -> datetime | None:
+    """The flood's acquisition date and time from DICOM (DA + TM), None when absent or malformed."""
+    date = (metadata.get("acquisition_date") or "").strip()
+    clock = (metadata.get("acquisition_time") or "").split(".")[0].strip().ljust(6, "0")[:6]
+    try:
+        return datetime.strptime(date + (clock if clock.isdigit() else "000000"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+@dataclass
+class MetricTrend:
+    """One metric of one camera head: its latest value, the fitted slope and what it reaches ahead."""
+
+    metric: str
+    latest: float
+    limit: float | None
+    slope_per_30_days: float | None
+    projected: float | None
+    status: str  # "fail" (latest over the limit), "rising" (will cross within the horizon), "ok"
+
+
+class FloodHistory:
+    """The flood-check history in one database: ``record()`` a check, ``checks()`` lists, ``trends()`` judges."""
+
+    def __init__(self, url: str):
+        try:
+            self.engine = create_engine(url)
+            _metadata.create_all(self.engine)
+        except Exception as err:  # a bad URL or an unreachable server
+            raise InputError(url.split("@")[-1], f"cannot open the QC history database ({type(err).__name__})") \
+                from err
+
+    def record(self, result: dict[str, Any], metadata: dict[str, Any], file: str | Path,
+               file_name: str | None = None, checked_at: datetime | None = None) -> int:
+        """Store one `qc check` result (its JSON dict); a flood already stored for that head is not stored twice."""
+        digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+        identity = camera_identity(metadata)
+        now = (checked_at or datetime.now(UTC)).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(flood_checks.c.id).where(
+                flood_checks.c.sha256 == digest, flood_checks.c.station_name == identity["station_name"],
+                flood_checks.c.detector == identity["detector"])).first()
+            if existing:
+                return int(existing[0])
+            row = {**identity, "checked_at": now, "acquired_at": acquisition_time(metadata) or now,
+                   "file_name": (file_name or Path(file).name)[:255], "sha256": digest,
+                   **{k: float(result[k]) for k in (*METRICS, "defect_probability")}, "verdict": result["verdict"]}
+            return int(conn.execute(flood_checks.insert().values(**row)).inserted_primary_key[0])
+
+    def checks(self) -> list[dict[str, Any]]:
+        """Every stored check, oldest acquisition first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(flood_checks).order_by(flood_checks.c.acquired_at, flood_checks.c.id))
+            return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row._mapping.items()}
+                    for row in rows]
+
+    def trends(self, iu_limit: float = 5.0, du_limit: float | None = None, horizon_days: float = 30.0,
+               window: int = 10) -> list[dict[str, Any]]:
+        """Per camera head: its checks and, per metric, the trend over the last ``window`` checks."""
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for row in self.checks():
+            groups.setdefault((row["station_name"], row["device_serial_number"], row["detector"]), []).append(row)
+        out = []
+        for (station, serial, detector), rows in groups.items():
+            metrics = {m: metric_trend([r["acquired_at"] for r in rows], [r[m] for r in rows], m,
+                                       iu_limit if m.endswith("_iu") else du_limit, horizon_days, window)
+                       for m in METRICS}
+            statuses = [t.status for t in metrics.values()]
+            status = "fail" if "fail" in statuses else "rising" if "rising" in statuses else "ok"
+            out.append({"station_name": station, "device_serial_number": serial, "detector": detector,
+                        "n_checks": len(rows), "last_acquired_at": rows[-1]["acquired_at"], "status": status,
+                        "metrics": {m: vars(t) for m, t in metrics.items()}, "checks": rows})
+        return out
+
+
+def metric_trend(times: list[str], values: list[float], metric: str, limit: float | None,
+                 horizon_days: float = 30.0, window: int = 10) -> MetricTrend:
+    """Least-squares line through the last ``window`` values (3 at least); "rising" when it is going up and
+    reaches ``limit`` within ``horizon_days`` of the latest check, "fail" when the latest value is over it."""
+    days = np.array([datetime.fromisoformat(t).timestamp() / 86400.0 for t in times])[-window:]
+    y = np.asarray(values, dtype=np.float64)[-window:]
+    latest = float(y[-1])
+    slope = projected = None
+    if len(y) >= 3 and np.ptp(days) > 0:
+        slope, intercept = np.polyfit(days - days[-1], y, 1)
+        projected = float(intercept + slope * horizon_days)
+        slope = float(slope * 30.0)
+    if limit is not None and latest > limit:
+        status = "fail"
+    elif limit is not None and slope is not None and slope > 0 and projected is not None and projected >= limit:
+        status = "rising"
+    else:
+        status = "ok"
+    return MetricTrend(metric, latest, limit, None if slope is None else round(slope, 4),
+                       None if projected is None else round(projected, 4), status)
+
+
+def trend_figure(trend: dict[str, Any]) -> bytes:
+    """A PNG of one camera head's UFOV/CFOV IU and DU over time, with the acceptance limits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = [datetime.fromisoformat(r["acquired_at"]) for r in trend["checks"]]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharex=True)
+    for ax, kind in zip(axes, ("iu", "du")):
+        for region, style in (("ufov", "o-"), ("cfov", "s--")):
+            ax.plot(times, [r[f"{region}_{kind}"] for r in trend["checks"]], style, ms=4, label=region.upper())
+        limit = trend["metrics"][f"ufov_{kind}"]["limit"]
+        if limit is not None:
+            ax.axhline(limit, color="#a93226", lw=1, ls=":", label=f"limit {limit:g} %")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{'integral' if kind == 'iu' else 'differential'} uniformity")
+        ax.set_ylabel("%")
+        ax.legend(fontsize=8)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.suptitle(f"{trend['station_name']} / {trend['device_serial_number']} / head {trend['detector']}: "
+                 f"{trend['status']}", fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
