@@ -107,6 +107,13 @@ def test_flood_and_gated_study_show_the_cli_numbers(page, server, studies, tmp_p
     assert_not_blank(tmp_path / "history.png")
 
 
+def test_api_docs_render_offline(page, server):
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/api/qc", "/api/gbp", "/api/pet", "/api/bonescan", "/api/rds"} <= {p.strip() for p in paths}
+
+
 def test_a_bad_upload_shows_one_clear_message(page, tmp_path):
     analyse(page, {"name": "empty.dcm", "mimeType": "application/dicom", "buffer": b""})
     assert page.locator("#error").inner_text() == "empty.dcm: the file is empty."

@@ -9,7 +9,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -81,14 +80,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+    # Swagger UI's files come from the fastapi-offline package, so /docs needs no CDN.
+    app.mount("/docs-static", StaticFiles(directory=str(resources.files("fastapi_offline") / "static")),
+              name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         page = get_swagger_ui_html(openapi_url="/openapi.json", title="nmkit API",
                                    swagger_js_url="/docs-static/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-static/swagger-ui.css",
-                                   swagger_favicon_url="/docs-static/favicon-32x32.png")
+                                   swagger_favicon_url="/docs-static/favicon.png")
         page.headers["Content-Security-Policy"] = DOCS_POLICY
         return page
 
