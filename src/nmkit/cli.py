@@ -80,6 +80,8 @@ def serve(
     iu_limit: float = typer.Option(5.0, "--iu-limit", help="QC acceptance limit for integral uniformity (%)."),
     du_limit: Optional[float] = typer.Option(None, "--du-limit", help="QC acceptance limit for differential "
                                              "uniformity (%)."),
+    gbp_background: str = typer.Option("study", "--gbp-background", help="gbp background ROI: study (the paper's), "
+                                        "crescent or spill (see `nmkit gbp ef --help`)."),
     workers: int = typer.Option(2, "--workers", help="Analyses run at once."),
 ) -> None:
     """The web page and JSON API for every workflow (API documentation at /docs)."""
@@ -88,7 +90,10 @@ def serve(
     from nmkit.errors import InputError
     from nmkit.web.app import Settings, create_app
     from nmkit.web.workflows import ANALYSES
+    from nmkit.workflows.gbp.analyse import BACKGROUND_METHODS
 
+    if gbp_background not in BACKGROUND_METHODS:
+        raise InputError("--gbp-background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {gbp_background!r}")
     models: dict[str, list[Path]] = {}
     for item in model or []:
         key, _, path = item.partition("=")
@@ -98,7 +103,7 @@ def serve(
             raise InputError(path, "file not found")
         models.setdefault(key, []).append(Path(path))
     settings = Settings(data_dir=data_dir, database_url=db_url, max_upload_mb=max_upload_mb, models=models,
-                        iu_limit=iu_limit, du_limit=du_limit, workers=workers)
+                        iu_limit=iu_limit, du_limit=du_limit, gbp_background=gbp_background, workers=workers)
     typer.echo(f"nmkit serving on http://{host}:{port} (data in {data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

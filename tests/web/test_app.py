@@ -172,9 +172,11 @@ def test_serve_binds_to_loopback_by_default(monkeypatch, tmp_path):
     assert seen["host"] == "127.0.0.1"
 
 
-def test_serve_rejects_a_bad_model_option(tmp_path):
+def test_serve_rejects_bad_options(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--model", "pet", "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2 and "WORKFLOW=PATH" in result.output
+    result = CliRunner().invoke(cli, ["serve", "--gbp-background", "ring", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "--gbp-background" in result.output
 
 
 def _copy(path, folder):

@@ -10,9 +10,10 @@ from nmkit.errors import InputError
 from nmkit.io import Image
 from nmkit.models import load_bundle
 from nmkit.workflows.gbp.analyse import (
-    GatedEF, background_roi, ejection_fraction, find_ed_es, largest_component, load_gated_study, segment_frames)
+    GatedEF, background_roi, ejection_fraction, find_ed_es, largest_component, load_gated_study, recovery_fraction,
+    segment_frames)
 
-from .conftest import disc, disc_study
+from .conftest import blurred_pool_study, disc, disc_study
 
 
 def test_ejection_fraction_is_exact_on_discs_over_flat_background():
@@ -110,3 +111,50 @@ def test_folder_of_frames_loads_and_refuses_mixed_sizes(tmp_path):
     np.save(good / "frame_08.npy", np.ones((40, 40), np.float32))
     with pytest.raises(InputError, match="different sizes"):
         load_gated_study(good)
+
+
+def test_spill_background_lies_inferolateral_one_to_two_fwhm_beyond_the_es_border():
+    es = disc((128, 128), (60, 60), 15)
+    bg = background_roi(es, "spill", pixel_mm=2.0, fwhm_mm=12.0)
+    rows, cols = np.nonzero(bg)
+    cy, cx = ndimage.center_of_mass(es)
+    distance_mm = ndimage.distance_transform_edt(~es)[bg] * 2.0
+    assert bg.any() and (rows > cy).all() and (cols > cx).all()
+    assert distance_mm.min() > 12.0 and distance_mm.max() <= 24.0 and distance_mm.max() > 22.0
+    # no pixel size: the field of view is assumed (384 mm), so the band is the same on any matrix
+    assert np.array_equal(background_roi(es, "spill", pixel_mm=384 / 128), background_roi(es, "spill"))
+    with pytest.raises(ValueError, match="FWHM"):
+        background_roi(es, "spill", pixel_mm=2.0, fwhm_mm=0.0)
+
+
+def test_recovery_fraction_is_smaller_for_small_rois_and_wide_blur():
+    small, large = disc((96, 96), (48, 48), 8), disc((96, 96), (48, 48), 16)
+    assert 0 < recovery_fraction(small, 2.0) < recovery_fraction(large, 2.0) < 1
+    assert recovery_fraction(large, 2.0, fwhm_mm=20.0) < recovery_fraction(large, 2.0, fwhm_mm=6.0)
+    assert recovery_fraction(large, 2.0, fwhm_mm=0.2) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="empty"):
+        recovery_fraction(np.zeros((8, 8), bool))
+
+
+def test_spill_method_recovers_the_true_ef_of_a_blurred_pool_where_the_study_ring_overstates_it():
+    frames, masks, true_ef = blurred_pool_study()
+    image = Image(frames, (4.0, 4.0), "NM", {"gated": True, "spacing_known": True})
+    spill = GatedEF(image, background="spill").analyze(masks=masks).results_data()
+    study = GatedEF(image, background="study").analyze(masks=masks).results_data()
+    assert abs(spill.ef - true_ef) < 0.3 < study.ef - true_ef
+    # the study's ring sits in the LV's spill; one FWHM out, the background is within 1 % of the true 10
+    assert spill.background_per_pixel == pytest.approx(10.0, rel=0.01) and study.background_per_pixel > 12
+    assert spill.recovery_es < spill.recovery_ed < 1 and spill.pixel_mm == 4.0
+    assert study.recovery_ed == study.recovery_es == 1.0
+    assert "spill correction for 12 mm FWHM (4 mm pixels)" in GatedEF(image, background="spill").analyze(
+        masks=masks).results()
+
+
+def test_spill_method_says_when_it_assumes_the_pixel_size():
+    frames, masks, _ = blurred_pool_study()
+    analysis = GatedEF(Image(frames, metadata={"gated": True}), background="spill").analyze(masks=masks)
+    assert analysis.results_data().pixel_mm is None and "384 mm field of view assumed" in analysis.results()
+    with pytest.raises(InputError, match="--fwhm-mm"):
+        GatedEF(Image(frames), background="spill", fwhm_mm=0.0)
+    with pytest.raises(InputError, match="spill"):
+        GatedEF(Image(frames), background="elsewhere")

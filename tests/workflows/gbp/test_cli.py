@@ -82,3 +82,10 @@ def test_missing_manifest_and_bad_format_are_clear(tmp_path):
     assert result.exit_code == 2 and "manifest.csv" in result.output
     result = runner.invoke(app, ["gbp", "synth", "--out", str(tmp_path / "x"), "--n", "1", "--format", "png"])
     assert result.exit_code == 2 and "--format" in result.output and not (tmp_path / "x").exists()
+
+
+def test_ef_refuses_a_bad_system_fwhm(gated_set, tiny_model, tmp_path):
+    result = runner.invoke(app, ["gbp", "ef", str(gated_set / "studies" / "study_00000.dcm"), "--model",
+                                 str(tiny_model), "--background", "spill", "--fwhm-mm", "0", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--fwhm-mm" in result.output and not (tmp_path / "o").exists()

@@ -3,6 +3,12 @@
 The study's method (J Radiol Sci Technol 2022): background ROI = the lower-right (4th) quadrant, about the
 ES ROI's centroid, of dilate(ES ROI, 8) minus dilate(ES ROI, 3) on the 256x256 matrix;
 net counts = sum over the ROI of (pixel - mean background); EF = (netED - netES) / netED x 100.
+
+``spill`` (an option, not the study's): the camera blur (system FWHM, :data:`SYSTEM_FWHM_MM`) both spreads LV
+counts into a ring just outside the ROI, where the study's background sits, and carries part of the LV's own
+counts out of a tight ROI, more of a small ES ROI than of the ED one. So the background is taken in the same
+inferolateral quadrant but 1 to 2 FWHM beyond the ES border, out of the LV's spill, and each frame's net counts are
+divided by the fraction of a blurred blood pool that stays inside its ROI (:func:`recovery_fraction`).
 """
 
 from __future__ import annotations
@@ -23,8 +29,13 @@ from nmkit.report.figures import contour_figure, curve_figure
 
 MIN_FRAMES = 8
 STUDY_MATRIX = 256  # the study's dilation iterations (8 and 3) are in pixels of a 256x256 matrix
-BACKGROUND_METHODS = ("study", "crescent")
+BACKGROUND_METHODS = ("study", "crescent", "spill")
 DEFAULT_MODEL = "gbp-default.pt"
+SYSTEM_FWHM_MM = 12.0
+"""Typical planar resolution of a MUGA acquisition at the heart's depth: a LEHR collimator (8-10 mm) with 64x64
+pixels of about 6 mm, resampled for display (the phantom's: 8-10 mm camera blur, 6 mm pixels, bilinear: ~11.5 mm)."""
+ASSUMED_FOV_MM = 384.0
+"""Field of view assumed when a file gives no pixel size (64 pixels of 6 mm), so mm distances can be placed."""
 
 
 def default_model_path() -> Path:
@@ -99,19 +110,32 @@ def _scaled(pixels_at_256: float, shape: tuple[int, int]) -> int:
     return max(1, int(round(pixels_at_256 * max(shape) / STUDY_MATRIX)))
 
 
-def background_roi(es_mask: np.ndarray, method: str = "study") -> np.ndarray:
+def _pixel_mm(shape: tuple[int, ...], pixel_mm: float | None) -> float:
+    return float(pixel_mm) if pixel_mm else ASSUMED_FOV_MM / max(shape)
+
+
+def background_roi(es_mask: np.ndarray, method: str = "study", pixel_mm: float | None = None,
+                   fwhm_mm: float = SYSTEM_FWHM_MM) -> np.ndarray:
     """The background ROI beside the ES LV ROI.
 
     ``study``: the lower-right quadrant (rows below and columns right of the ES centroid) of
     dilate(ES, 8) minus dilate(ES, 3), iterations of a 3x3 cross scaled from the 256x256 matrix.
     ``crescent``: the guideline's posterolateral crescent: a band 2 to 5 native (64-matrix) pixels outside
     the ES border, between 2 and 6 o'clock about the ES centroid (the LV's free wall in the LAO view).
+    ``spill``: the same inferolateral quadrant as ``study``, but the band from 1 to 2 system FWHM (``fwhm_mm``)
+    beyond the ES border (Euclidean distance, ``pixel_mm`` per pixel; without it the field of view is taken as
+    :data:`ASSUMED_FOV_MM`), out of the LV's spill (one FWHM out, a blurred edge is below 1 % of its plateau).
     """
     es_mask = np.asarray(es_mask, dtype=bool)
     if not es_mask.any():
         raise ValueError("the ES ROI is empty")
     rows, cols = np.indices(es_mask.shape)
     cy, cx = ndimage.center_of_mass(es_mask)
+    if method == "spill":
+        if not fwhm_mm > 0:
+            raise ValueError(f"the system FWHM must be positive, not {fwhm_mm!r}")
+        distance = ndimage.distance_transform_edt(~es_mask) * _pixel_mm(es_mask.shape, pixel_mm)
+        return (distance > fwhm_mm) & (distance <= 2 * fwhm_mm) & (rows > cy) & (cols > cx)
     if method == "study":
         cross = ndimage.generate_binary_structure(2, 1)
         outer = ndimage.binary_dilation(es_mask, cross, iterations=_scaled(8, es_mask.shape))
@@ -126,18 +150,39 @@ def background_roi(es_mask: np.ndarray, method: str = "study") -> np.ndarray:
     raise ValueError(f"unknown background method {method!r} ({', '.join(BACKGROUND_METHODS)})")
 
 
+def recovery_fraction(roi: np.ndarray, pixel_mm: float | None = None, fwhm_mm: float = SYSTEM_FWHM_MM) -> float:
+    """The share of a blood pool's counts that a Gaussian camera blur of ``fwhm_mm`` leaves inside its own ROI.
+
+    The pool fills the ROI with a projected thickness that grows as the square root of the depth from the
+    border (a convex chamber seen in projection); the rest spills outside the ROI. A small (ES) ROI keeps less
+    than a large (ED) one, which is why uncorrected ROI counts overstate the EF.
+    """
+    roi = np.asarray(roi, dtype=bool)
+    if not roi.any():
+        raise ValueError("the ROI is empty")
+    sigma = fwhm_mm / (2 * np.sqrt(2 * np.log(2))) / _pixel_mm(roi.shape, pixel_mm)
+    pad = int(np.ceil(4 * sigma)) + 1
+    rows, cols = np.nonzero(roi)
+    box = np.pad(roi[rows.min():rows.max() + 1, cols.min():cols.max() + 1], pad)
+    thickness = np.sqrt(ndimage.distance_transform_edt(box))
+    return float(ndimage.gaussian_filter(thickness, sigma, mode="constant")[box].sum() / thickness.sum())
+
+
 def net_counts(frame: np.ndarray, roi: np.ndarray, background_per_pixel: float) -> float:
     """Sum over the ROI of (pixel - mean background)."""
     return float(frame[roi].sum() - roi.sum() * background_per_pixel)
 
 
 def ejection_fraction(ed_frame: np.ndarray, es_frame: np.ndarray, ed_roi: np.ndarray, es_roi: np.ndarray,
-                      background: np.ndarray) -> tuple[float, float, float, float]:
-    """(EF %, net ED counts, net ES counts, background counts/pixel) with the background taken on the ES frame."""
+                      background: np.ndarray, recovery: tuple[float, float] = (1.0, 1.0)
+                      ) -> tuple[float, float, float, float]:
+    """(EF %, net ED counts, net ES counts, background counts/pixel) with the background taken on the ES frame;
+    net counts are divided by ``recovery`` (ED, ES), the ROIs' :func:`recovery_fraction` (1: no correction)."""
     if not background.any():
         raise ValueError("the background ROI is empty")
     bg = float(es_frame[background].mean())
-    ed, es = net_counts(ed_frame, ed_roi, bg), net_counts(es_frame, es_roi, bg)
+    ed = net_counts(ed_frame, ed_roi, bg) / recovery[0]
+    es = net_counts(es_frame, es_roi, bg) / recovery[1]
     if ed <= 0:
         raise ValueError("net ED counts are not positive: the background exceeds the LV")
     return (ed - es) / ed * 100, ed, es, bg
@@ -169,6 +214,9 @@ class GatedEFResult:
     es_roi_pixels: int
     n_frames: int
     model: str
+    pixel_mm: float | None = None
+    recovery_ed: float = 1.0
+    recovery_es: float = 1.0
     overlay_png: str | None = None
     curve_png: str | None = None
 
@@ -181,16 +229,27 @@ class GatedEF:
     ``plot_analyzed_image(path)``, ``plot_curve(path)``.
 
     Every frame is segmented; the LV time-activity curve (net counts per frame, background from the
-    ES frame) gives ES, and ED comes from the ECG gating (frame 0) or the curve.
+    ES frame) gives ES, and ED comes from the ECG gating (frame 0) or the curve. With ``background="spill"``
+    the background lies 1-2 ``fwhm_mm`` out and every frame's net counts are corrected for the LV counts the
+    blur carries out of its ROI (``recovery_ed``/``recovery_es`` in the result; 1 for the other methods).
     """
 
-    def __init__(self, source: str | Path | Image, background: str = "study"):
+    def __init__(self, source: str | Path | Image, background: str = "study", fwhm_mm: float = SYSTEM_FWHM_MM):
         if background not in BACKGROUND_METHODS:
             raise InputError("--background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {background!r}")
+        if not (np.isfinite(fwhm_mm) and 1 <= fwhm_mm <= 40):
+            raise InputError("--fwhm-mm", f"must be a system resolution of 1-40 mm, not {fwhm_mm!r}")
         self.image = load_gated_study(source)
         self.frames = self.image.array
         self.background_method = background
+        self.fwhm_mm = float(fwhm_mm)
+        # mm geometry (the spill method) needs the pixel size; without one, ASSUMED_FOV_MM is used
+        spacing_known = self.image.metadata.get("spacing_known", self.image.pixel_spacing != (1.0, 1.0))
+        self.pixel_mm = float(np.mean(self.image.pixel_spacing)) if spacing_known else None
         self._result: GatedEFResult | None = None
+
+    def _background(self, es_mask: np.ndarray) -> np.ndarray:
+        return background_roi(es_mask, self.background_method, self.pixel_mm, self.fwhm_mm)
 
     def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None,
                 masks: np.ndarray | None = None) -> GatedEF:
@@ -205,24 +264,32 @@ class GatedEF:
             raise InputError(where, "no LV was found on at least one frame")
         roi_counts = np.array([f[m].sum() for f, m in zip(self.frames, self.masks)], dtype=np.float64)
         roi_pixels = self.masks.sum(axis=(1, 2))
+        recovery = (np.array([recovery_fraction(m, self.pixel_mm, self.fwhm_mm) for m in self.masks])
+                    if self.background_method == "spill" else np.ones(len(self.masks)))
         # The background belongs on the ES frame, which the net curve picks: start from the raw curve's ES.
         es0 = int(np.argmin(roi_counts))
-        self.background = background_roi(self.masks[es0], self.background_method)
-        bg = float(self.frames[es0][self.background].mean())
-        ed, es, source = find_ed_es(roi_counts - roi_pixels * bg, bool(self.image.metadata.get("gated")))
-        if es != es0:
-            self.background = background_roi(self.masks[es], self.background_method)
         try:
+            self.background = self._background(self.masks[es0])
+            if not self.background.any():
+                raise ValueError("the background ROI is empty")
+            bg = float(self.frames[es0][self.background].mean())
+            ed, es, source = find_ed_es((roi_counts - roi_pixels * bg) / recovery,
+                                        bool(self.image.metadata.get("gated")))
+            if es != es0:
+                self.background = self._background(self.masks[es])
             ef, ed_counts, es_counts, bg = ejection_fraction(self.frames[ed], self.frames[es], self.masks[ed],
-                                                             self.masks[es], self.background)
+                                                             self.masks[es], self.background,
+                                                             (recovery[ed], recovery[es]))
         except ValueError as err:
             raise InputError(where, str(err)) from err
-        self.curve = roi_counts - roi_pixels * bg
+        self.curve = (roi_counts - roi_pixels * bg) / recovery
         self._result = GatedEFResult(
             file=str(where), ef=round(ef, 2), ed_frame=ed, es_frame=es, ed_source=source,
             ed_counts=round(ed_counts, 1), es_counts=round(es_counts, 1), background_per_pixel=round(bg, 3),
             background_method=self.background_method, ed_roi_pixels=int(self.masks[ed].sum()),
             es_roi_pixels=int(self.masks[es].sum()), n_frames=len(self.frames),
+            pixel_mm=None if self.pixel_mm is None else round(self.pixel_mm, 4),
+            recovery_ed=round(float(recovery[ed]), 4), recovery_es=round(float(recovery[es]), 4),
             model="given masks" if info is None and model is None else
             str((info or {}).get("model_path", (info or {}).get("model_name", "given model"))))
         return self
@@ -241,6 +308,11 @@ class GatedEF:
                  f"net counts ED {r.ed_counts:.0f}, ES {r.es_counts:.0f}",
                  f"  background ({r.background_method}) {r.background_per_pixel:.2f} counts/pixel; "
                  f"ROI pixels ED {r.ed_roi_pixels}, ES {r.es_roi_pixels}"]
+        if r.background_method == "spill":
+            size = (f"{r.pixel_mm:g} mm pixels" if r.pixel_mm else
+                    f"pixel size not in the file: {ASSUMED_FOV_MM:g} mm field of view assumed")
+            lines.append(f"  spill correction for {self.fwhm_mm:g} mm FWHM ({size}): net counts divided by "
+                         f"{r.recovery_ed:.3f} (ED) and {r.recovery_es:.3f} (ES)")
         lines += [f"  {name}: {value}" for name, value in (("overlay", r.overlay_png), ("curve", r.curve_png)) if value]
         return "\n".join(lines)
 

@@ -11,7 +11,9 @@ from nmkit.console import print_json, reports_input_errors
 
 app = typer.Typer(help="ECG-gated blood pool (MUGA): LV segmentation and ejection fraction.", no_args_is_help=True)
 
-BACKGROUND_HELP = "Background ROI: 'study' (4th quadrant of a dilated ES ring) or 'crescent' (guideline)."
+BACKGROUND_HELP = ("Background ROI: 'study' (4th quadrant of a dilated ES ring, the paper's), 'crescent' (guideline) "
+                   "or 'spill' (inferolateral, 1-2 system FWHM beyond the ES border, with the LV counts corrected "
+                   "for the camera blur's spill out of the ROI).")
 
 
 @app.command()
@@ -64,13 +66,14 @@ def ef(
     study: Path = typer.Argument(..., help="A gated study: multi-frame DICOM/NIfTI/.npy, or a folder of frames."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
     background: str = typer.Option("study", "--background", help=BACKGROUND_HELP),
+    fwhm_mm: float = typer.Option(12.0, "--fwhm-mm", help="System resolution (FWHM, mm) for --background spill."),
     out: Path = typer.Option(Path("gbp-ef"), "--out", help="Folder for the ROI overlay and the curve PNGs."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
     from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
 
-    analysis = GatedEF(study, background=background).analyze(*load_gbp_model(model))
+    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(*load_gbp_model(model))
     name = study.name
     analysis.plot_analyzed_image(out / f"{name}.rois.png")
     analysis.plot_curve(out / f"{name}.curve.png")

@@ -1,14 +1,15 @@
 """Evaluate an LV model on gated studies with known truth: Dice/IoU/accuracy per phase, EF agreement, baseline.
 
-Each study is analysed three ways with the study's EF method: model ROIs on every frame (the product),
-reference ROIs (the phantom's true LV masks, standing in for the study's human ROIs), and the classical
-threshold baseline. EFs are compared with the true EF from the phantom's background-free LV counts.
+Each study is segmented once and analysed three ways: model ROIs on every frame (the product), reference ROIs
+(the phantom's true LV masks, standing in for the study's human ROIs), and the classical threshold baseline;
+each of those with every background method asked for (the first one gives the top-level keys). EFs are compared
+with the true EF from the phantom's background-free LV counts.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,7 +23,7 @@ from nmkit.metrics.agreement import bland_altman, wilcoxon_signed_rank
 from nmkit.metrics.segmentation import dice, iou, pixel_accuracy, summary
 from nmkit.phantoms.gated import read_gated_manifest
 from nmkit.report.figures import bland_altman_figure
-from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model, segment_frames
+from nmkit.workflows.gbp.analyse import BACKGROUND_METHODS, GatedEF, load_gbp_model, segment_frames
 from nmkit.workflows.gbp.baseline import threshold_rois
 
 PHASES = ("ed", "es")
@@ -55,23 +56,45 @@ def _analyse(study: LabelledStudy, masks: np.ndarray, background: str) -> GatedE
     return GatedEF(study.image, background=background).analyze(masks=masks)
 
 
+def _methods(background: str | Sequence[str]) -> tuple[str, ...]:
+    methods = (background,) if isinstance(background, str) else tuple(dict.fromkeys(background))
+    unknown = [m for m in methods if m not in BACKGROUND_METHODS]
+    if not methods or unknown:
+        raise InputError("--background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {unknown or 'none'}")
+    return methods
+
+
+def _suffix(method: str, primary: str) -> str:
+    return "" if method == primary else f"_{method}"
+
+
 def evaluate_studies(studies: Iterable[LabelledStudy], model: nn.Module, info: dict[str, Any],
-                     out_dir: str | Path | None = None, background: str = "study") -> dict[str, Any]:
-    """Metrics of ``model`` on labelled studies (see the module docstring); figures and a CSV into ``out_dir``."""
+                     out_dir: str | Path | None = None, background: str | Sequence[str] = "study") -> dict[str, Any]:
+    """Metrics of ``model`` on labelled studies (see the module docstring); figures and a CSV into ``out_dir``.
+
+    ``background`` is one method or several: every study is segmented once and scored with each. The first
+    method gives the top-level keys (``ef_bias`` ...); ``result["backgrounds"][method]`` holds each method's EF
+    agreement, and the per-study CSV has ``model_ef_<method>`` (etc.) columns for the others.
+    """
+    methods = _methods(background)
+    primary = methods[0]
     rows: list[dict[str, Any]] = []
     for i, study in enumerate(studies):
         predicted = segment_frames(model, study.image.array)
-        model_run = _analyse(study, predicted, background)
-        reference = _analyse(study, study.masks, background)
         base_masks = threshold_rois(study.image.array)
-        try:
-            baseline_ef = _analyse(study, base_masks, background).results_data().ef
-        except (InputError, ValueError):  # the baseline found no LV on some frame
-            baseline_ef = float("nan")
-        row = {"study": str(study.image.path or i), "true_ef": study.true_ef,
-               "model_ef": model_run.results_data().ef, "reference_ef": reference.results_data().ef,
-               "baseline_ef": baseline_ef, "true_ed": study.ed_frame, "true_es": study.es_frame,
-               "model_ed": model_run.results_data().ed_frame, "model_es": model_run.results_data().es_frame}
+        row: dict[str, Any] = {"study": str(study.image.path or i), "true_ef": study.true_ef,
+                               "true_ed": study.ed_frame, "true_es": study.es_frame}
+        for method in methods:
+            end = _suffix(method, primary)
+            model_run = _analyse(study, predicted, method).results_data()
+            try:
+                baseline_ef = _analyse(study, base_masks, method).results_data().ef
+            except (InputError, ValueError):  # the baseline found no LV on some frame
+                baseline_ef = float("nan")
+            reference_ef = _analyse(study, study.masks, method).results_data().ef
+            row |= {f"model_ef{end}": model_run.ef, f"reference_ef{end}": reference_ef,
+                    f"baseline_ef{end}": baseline_ef, f"model_ed{end}": model_run.ed_frame,
+                    f"model_es{end}": model_run.es_frame}
         for phase, frame in zip(PHASES, (study.ed_frame, study.es_frame)):
             pred, true = predicted[frame], study.masks[frame]
             row |= {f"dice_{phase}": float(dice(pred, true)[0]), f"iou_{phase}": float(iou(pred, true)[0]),
@@ -82,37 +105,53 @@ def evaluate_studies(studies: Iterable[LabelledStudy], model: nn.Module, info: d
         rows.append(row)
     if len(rows) < 2:
         raise InputError(None, "evaluation needs at least 2 labelled studies")
-    return _summarise(rows, info, out_dir)
+    return _summarise(rows, info, out_dir, methods)
 
 
 def _column(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([r[key] for r in rows], dtype=np.float64)
 
 
-def _summarise(rows: list[dict[str, Any]], info: dict[str, Any], out_dir: str | Path | None) -> dict[str, Any]:
-    true_ef, model_ef = _column(rows, "true_ef"), _column(rows, "model_ef")
-    reference_ef, baseline_ef = _column(rows, "reference_ef"), _column(rows, "baseline_ef")
+def _agreement(rows: list[dict[str, Any]], end: str) -> dict[str, Any]:
+    """EF agreement with the true EF of one background method (column suffix ``end``)."""
+    true_ef, model_ef = _column(rows, "true_ef"), _column(rows, f"model_ef{end}")
+    reference_ef, baseline_ef = _column(rows, f"reference_ef{end}"), _column(rows, f"baseline_ef{end}")
     agreement = bland_altman(model_ef, true_ef)
     found = np.isfinite(baseline_ef)
-    result: dict[str, Any] = {"n": len(rows), "model": str(info.get("model_path", info.get("model_name", "")))}
+    return {"ef_bias": agreement.bias, "ef_mae": agreement.mae, "ef_loa_low": agreement.loa_low,
+            "ef_loa_high": agreement.loa_high,
+            "reference_ef_mae": float(np.mean(np.abs(reference_ef - true_ef))),
+            "reference_ef_bias": float(np.mean(reference_ef - true_ef)),
+            "reference_ef_loa_low": bland_altman(reference_ef, true_ef).loa_low,
+            "reference_ef_loa_high": bland_altman(reference_ef, true_ef).loa_high,
+            "baseline_ef_mae": float(np.mean(np.abs(baseline_ef[found] - true_ef[found]))) if found.any() else None,
+            "baseline_failures": int((~found).sum()),
+            "model_vs_reference_wilcoxon_p": wilcoxon_signed_rank(model_ef, reference_ef)["p_value"],
+            "es_frame_agreement": float(np.mean(_column(rows, f"model_es{end}") == _column(rows, "true_es")))}
+
+
+def _summarise(rows: list[dict[str, Any]], info: dict[str, Any], out_dir: str | Path | None,
+               methods: tuple[str, ...] = ("study",)) -> dict[str, Any]:
+    primary = methods[0]
+    result: dict[str, Any] = {"n": len(rows), "model": str(info.get("model_path", info.get("model_name", ""))),
+                              "background": primary}
     for key in ("dice", "iou", "pixel_accuracy"):
         for phase in PHASES:
             stats = summary(_column(rows, f"{key}_{phase}"))
             result[f"{key}_{phase}"], result[f"{key}_{phase}_sd"] = stats["mean"], stats["sd"]
-    result |= {"ef_bias": agreement.bias, "ef_mae": agreement.mae, "ef_loa_low": agreement.loa_low,
-               "ef_loa_high": agreement.loa_high,
-               "reference_ef_mae": float(np.mean(np.abs(reference_ef - true_ef))),
-               "reference_ef_bias": float(np.mean(reference_ef - true_ef)),
-               "baseline_ef_mae": float(np.mean(np.abs(baseline_ef[found] - true_ef[found]))) if found.any() else None,
-               "baseline_failures": int((~found).sum()),
-               "model_vs_reference_wilcoxon_p": wilcoxon_signed_rank(model_ef, reference_ef)["p_value"],
-               "es_frame_agreement": float(np.mean(_column(rows, "model_es") == _column(rows, "true_es")))}
+    by_method = {method: _agreement(rows, _suffix(method, primary)) for method in methods}
+    result |= {k: v for k, v in by_method[primary].items() if not k.startswith("reference_ef_loa")}
+    result["backgrounds"] = by_method
     result["table1"] = table1(rows)
     if out_dir is not None:
         out_dir = Path(out_dir)
-        result["bland_altman_png"] = str(bland_altman_figure(
-            model_ef, true_ef, out_dir / "ef_bland_altman.png", unit="EF points", title="LVEF: model vs true",
-            method_label="model", reference_label="true"))
+        for method in methods:
+            end = _suffix(method, primary)
+            by_method[method]["bland_altman_png"] = str(bland_altman_figure(
+                _column(rows, f"model_ef{end}"), _column(rows, "true_ef"), out_dir / f"ef_bland_altman{end}.png",
+                unit="EF points", title=f"LVEF: model vs true ({method} background)", method_label="model",
+                reference_label="true"))
+        result["bland_altman_png"] = by_method[primary]["bland_altman_png"]
         result["studies_csv"] = str(_write_rows(rows, out_dir / "studies.csv"))
     return result
 
@@ -141,7 +180,7 @@ def _write_rows(rows: list[dict[str, Any]], path: Path) -> Path:
 
 
 def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, out_dir: str | Path | None = None,
-                    background: str = "study") -> dict[str, Any]:
+                    background: str | Sequence[str] = "study") -> dict[str, Any]:
     """:func:`evaluate_studies` on a folder written by `nmkit gbp synth`."""
     studies = read_labelled_folder(data_dir)
     model, info = load_gbp_model(model_path)
@@ -152,10 +191,12 @@ def format_evaluation(result: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`evaluate_studies`."""
     lines = [f"{result['n']} studies, model {result['model']}",
              f"  Dice ED {result['dice_ed']:.4f} +/- {result['dice_ed_sd']:.4f}   ES {result['dice_es']:.4f} +/- "
-             f"{result['dice_es_sd']:.4f}   IoU ED {result['iou_ed']:.4f}  ES {result['iou_es']:.4f}",
-             f"  EF vs true: bias {result['ef_bias']:+.2f}, MAE {result['ef_mae']:.2f}, 95 % limits "
-             f"{result['ef_loa_low']:+.2f} to {result['ef_loa_high']:+.2f} points",
-             f"  reference ROIs EF MAE {result['reference_ef_mae']:.2f}; classical baseline EF MAE "
-             + ("n/a" if result["baseline_ef_mae"] is None else f"{result['baseline_ef_mae']:.2f}")
-             + f" ({result['baseline_failures']} failures)"]
+             f"{result['dice_es_sd']:.4f}   IoU ED {result['iou_ed']:.4f}  ES {result['iou_es']:.4f}"]
+    for method, r in result.get("backgrounds", {result.get("background", "study"): result}).items():
+        lines += [f"  EF vs true ({method} background): bias {r['ef_bias']:+.2f}, MAE {r['ef_mae']:.2f}, 95 % limits "
+                  f"{r['ef_loa_low']:+.2f} to {r['ef_loa_high']:+.2f} points",
+                  f"    reference ROIs EF bias {r['reference_ef_bias']:+.2f}, MAE {r['reference_ef_mae']:.2f}; "
+                  "classical baseline EF MAE "
+                  + ("n/a" if r["baseline_ef_mae"] is None else f"{r['baseline_ef_mae']:.2f}")
+                  + f" ({r['baseline_failures']} failures)"]
     return "\n".join(lines)
