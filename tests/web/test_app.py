@@ -135,7 +135,7 @@ def test_a_workflow_without_a_model_is_refused_before_storing(tmp_path, studies)
     settings = Settings(data_dir=tmp_path / "data")
     client = client_for(settings)
     ready = {w["key"]: w["ready"] for w in client.get("/api/workflows").json()}
-    assert ready == {"qc": True, "gbp": True, "pet": False, "bonescan": True, "rds": False}
+    assert ready == {"qc": True, "gbp": True, "pet": False, "bonescan": True, "rds": True}
     response = post(client, "/api/pet", studies["pet"])
     assert response.status_code == 503 and "--model pet=PATH" in response.json()["detail"]
     assert stored(settings) == []

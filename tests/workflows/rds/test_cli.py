@@ -33,9 +33,19 @@ def test_synth_bad_option_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "set").exists()
 
 
-def test_evaluate_without_a_model_says_none_is_shipped(png_set):
+def test_evaluate_without_a_model_uses_the_shipped_segmenter_and_lung_classifier(png_set):
+    result = runner.invoke(app, ["rds", "evaluate", "--data", str(png_set), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data["models"]) == {"segmenter", "lungs"} and data["classifier_masks"] == "predicted"
+    assert data["models"]["lungs"].endswith("default_model/rds-cls-default.pt") and 0 <= data["accuracy"] <= 1
+
+
+def test_without_a_model_or_shipped_defaults_the_error_says_how_to_train(png_set, tmp_path, monkeypatch):
+    monkeypatch.setattr("nmkit.workflows.rds.evaluate.default_model_paths", lambda: [tmp_path / "missing.pt"])
     result = runner.invoke(app, ["rds", "evaluate", "--data", str(png_set)])
-    assert result.exit_code == 2 and "no default rds model is shipped yet" in result.output
+    assert result.exit_code == 2 and "no default rds models are installed" in result.output
+    assert "configs/rds-seg-fast.yaml" in result.output
 
 
 def test_evaluate_json_has_the_documented_keys(png_set, tiny_models):

@@ -40,6 +40,9 @@ def test_joint_model_masks_the_classifier_input_with_the_lung_probability():
     with torch.no_grad():
         lungs = joint.segmenter(x).softmax(dim=1)[:, 1:2]
         assert torch.allclose(joint(x), joint.classifier(x * lungs))
+        big = torch.nn.functional.interpolate(x, size=(64, 64), mode="nearest")  # resampled to 32 first
+        small = torch.nn.functional.interpolate(big, size=(32, 32), mode="bilinear", antialias=True)
+        assert torch.allclose(joint(big), joint(small))
 
 
 def test_bundle_round_trip(tmp_path):

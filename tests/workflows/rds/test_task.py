@@ -14,7 +14,7 @@ from nmkit.engine.config import merge
 from nmkit.engine.segmentation import SegmentationTask
 from nmkit.errors import InputError
 from nmkit.models import load_bundle
-from nmkit.workflows.rds.data import ClassificationSet, build_set, classifier_input
+from nmkit.workflows.rds.data import ClassificationSet, build_set, classifier_input, lung_input, resize_pair
 from nmkit.workflows.rds.evaluate import evaluate_folder, model_role
 from nmkit.workflows.rds.task import build_datamodule, build_task
 
@@ -50,6 +50,19 @@ def test_phantom_set_is_split_as_the_study_and_lungs_input_is_masked():
     assert np.array_equal(classifier_input(rds_set.images, rds_set.masks, "whole"), rds_set.images)
     x, y = ClassificationSet(rds_set, "lungs", augment=True)[0]
     assert x.shape == (1, 32, 32) and int(y) == rds_set.rds[0]
+
+
+def test_lung_margin_widens_the_mask_and_inference_masks_as_training():
+    grey = np.full((64, 64), 200, dtype=np.uint8)
+    mask = np.zeros((64, 64), dtype=bool)
+    mask[20:40, 10:30] = True
+    plain, wide = lung_input(grey, mask, 32), lung_input(grey, mask, 32, margin=2)
+    assert (plain > 0).sum() == 10 * 10 and (wide > 0).sum() == 14 * 14  # resampled first, then widened
+    image, outline = resize_pair(grey, mask, 32)
+    assert np.array_equal(wide, classifier_input(image[None], outline[None], "lungs", 2)[0])
+    rds_set = build_set({"phantom": {"n": 15, "shape": [48, 48]}, "size": 32}, seed=0)
+    x, _ = ClassificationSet(rds_set, "lungs", margin=2)[0]
+    assert (x > 0).sum() > (torch.from_numpy(rds_set.images[0] * rds_set.masks[0]) > 0).sum()
 
 
 def test_folder_set_reads_a_synth_folder(png_set):

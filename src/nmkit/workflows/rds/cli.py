@@ -11,7 +11,8 @@ from nmkit.console import print_json, reports_input_errors
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
-MODEL_HELP = "Model bundle; repeat for the lung segmenter, the lung classifier and the whole-image classifier."
+MODEL_HELP = ("Model bundle; repeat for the lung segmenter, the lung classifier and the whole-image classifier "
+              "(default: the shipped segmenter and lung classifier).")
 
 
 @app.command()

@@ -6,7 +6,10 @@ folder's ``split`` column when it has one, else the study's 5 groups by lung are
 (3 train, 1 val, 1 test). Segmentation pairs (image, lung mask); classification pairs (input, RDS) where
 the input is the lung-masked image (``data.input: lungs``, true masks, as the study trained) or the whole
 image (``whole``, the shortcut comparison, and always for the joint model, which masks by itself), with the
-study's horizontal and vertical flips.
+study's horizontal and vertical flips. ``data.lung_margin`` (pixels at the working size, default 0) widens the
+lung mask of the classifier input, so it also sees a thin rim of the tissue around the lungs: a reference for
+the lung's density whatever the exposure, and one that small outline errors of predicted masks barely move.
+The lung input is made the same way in training and at inference (:func:`lung_input`): resample, then mask.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image as PILImage
+from scipy import ndimage
 from torch.utils.data import Dataset
 
 from nmkit.engine.data import TrainValDataModule
@@ -49,6 +53,23 @@ def resize_pair(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndar
     picture = PILImage.fromarray(image).resize((size, size), PILImage.Resampling.BILINEAR)
     outline = PILImage.fromarray(mask.astype(np.uint8)).resize((size, size), PILImage.Resampling.NEAREST)
     return np.asarray(picture, dtype=np.float32) / 255.0, np.asarray(outline, dtype=np.uint8)
+
+
+def widen(masks: np.ndarray, margin: int) -> np.ndarray:
+    """Lung masks (..., S, S) dilated by ``margin`` pixels (8-neighbourhood), as bool."""
+    masks = np.asarray(masks) > 0
+    if margin <= 0:
+        return masks
+    structure = np.ones((1,) * (masks.ndim - 2) + (3, 3), dtype=bool)
+    return ndimage.binary_dilation(masks, structure=structure, iterations=int(margin))
+
+
+def lung_input(grey: np.ndarray, mask: np.ndarray, size: int, margin: int = 0) -> np.ndarray:
+    """The lung classifier's input, made as in training: the (H, W) uint8 image and bool lung mask resampled to
+    size x size (:func:`resize_pair`), then the image outside the lungs (widened by ``margin`` px) set to 0.
+    Masking at the native size and resampling after would blur the outline, which the classifier misreads."""
+    image, outline = resize_pair(grey, mask, size)
+    return classifier_input(image, outline, "lungs", margin)
 
 
 def read_mask(root: Path, record: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
@@ -124,18 +145,19 @@ class SegmentationSet(Dataset):
         return self.images[i][None], self.masks[i]
 
 
-def classifier_input(images: np.ndarray, masks: np.ndarray, kind: str) -> np.ndarray:
-    """The lung-masked images (``lungs``) or the images themselves (``whole``)."""
+def classifier_input(images: np.ndarray, masks: np.ndarray, kind: str, margin: int = 0) -> np.ndarray:
+    """The images masked by the lungs widened by ``margin`` px (``lungs``), or the images themselves (``whole``)."""
     if kind not in INPUTS:
         raise InputError("data.input", f"must be one of {', '.join(INPUTS)}, not {kind!r}")
-    return images * (masks > 0) if kind == "lungs" else images
+    return images * widen(masks, margin) if kind == "lungs" else images
 
 
 class ClassificationSet(Dataset):
     """(input (1, S, S) float, RDS label) pairs; random horizontal and vertical flips when ``augment``."""
 
-    def __init__(self, rds_set: RdsSet, kind: str = "lungs", augment: bool = False):
-        self.inputs = torch.from_numpy(classifier_input(rds_set.images, rds_set.masks, kind).astype(np.float32))
+    def __init__(self, rds_set: RdsSet, kind: str = "lungs", augment: bool = False, margin: int = 0):
+        inputs = classifier_input(rds_set.images, rds_set.masks, kind, margin)
+        self.inputs = torch.from_numpy(inputs.astype(np.float32))
         self.labels = torch.from_numpy(rds_set.rds.astype(np.int64))
         self.augment = augment
 
@@ -167,6 +189,7 @@ class RdsDataModule(TrainValDataModule):
             self.train_set, self.val_set = SegmentationSet(train), SegmentationSet(val)
         else:
             kind = "whole" if self.task == "joint" else self.data.get("input", "lungs")
-            self.train_set = ClassificationSet(train, kind, augment=bool(self.data.get("augment", True)))
-            self.val_set = ClassificationSet(val, kind)
+            margin = int(self.data.get("lung_margin", 0))
+            self.train_set = ClassificationSet(train, kind, bool(self.data.get("augment", True)), margin)
+            self.val_set = ClassificationSet(val, kind, margin=margin)
 

@@ -4,7 +4,8 @@ Bundles are told apart by the config they were trained with: ``task: segmentatio
 ``task: joint`` the jointly fine-tuned pipeline (scored as ``joint_*``); a classifier trained with
 ``data.input: whole`` is the whole-image classifier, any other the lung classifier.
 The lung classifier sees the image masked by the *predicted* lungs when a segmenter is given (trained on true
-masks, tested on predicted, as the study), else by the true lungs (the result says which).
+masks, tested on predicted, as the study), else by the true lungs (the result says which), made as in its
+training (:func:`~nmkit.workflows.rds.data.lung_input` at its config's ``data.size``).
 
 Shortcut test: ``shortcut_drop_*`` = accuracy on the images whose device presence agrees with RDS (what a test
 set tied like the training set holds) minus accuracy on the whole set, which should be untied (`nmkit rds
@@ -26,15 +27,22 @@ from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.metrics.classification import binary_report
 from nmkit.metrics.segmentation import dice, mean_iou
-from nmkit.models import load_bundle
+from nmkit.models import load_bundle, shipped_model
 from nmkit.phantoms.chest import read_chest_csv
-from nmkit.workflows.rds.data import read_mask
+from nmkit.workflows.rds.data import lung_input, read_mask
 from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
 from nmkit.workflows.rds.prepare import read_radiograph
 
 ROLES = ("segmenter", "lungs", "whole", "joint")
-NO_DEFAULT = ("no default rds model is shipped yet; pass --model PATH (train one with `nmkit train "
-              "configs/rds-seg-fast.yaml` and `configs/rds-cls-fast.yaml`)")
+DEFAULT_MODELS = ("rds-seg-default.pt", "rds-cls-default.pt")
+"""The shipped lung segmenter and lung RDS classifier (see default_model/MODEL_CARD.md)."""
+NO_DEFAULT = ("no default rds models are installed (default_model/ lacks them); pass --model PATH (train them with "
+              "`nmkit train configs/rds-seg-fast.yaml` and `configs/rds-cls-fast.yaml`)")
+
+
+def default_model_paths() -> list[Path]:
+    """The small phantom-trained segmenter and lung classifier shipped inside the package."""
+    return [shipped_model("nmkit.workflows.rds", name) for name in DEFAULT_MODELS]
 
 
 def model_role(info: dict[str, Any]) -> str:
@@ -50,9 +58,12 @@ def model_role(info: dict[str, Any]) -> str:
 
 
 def load_rds_models(paths: list[Path] | None) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    """The bundles at ``paths`` keyed by role; InputError without any, or with two of one role."""
+    """The bundles at ``paths`` keyed by role, or without any the shipped segmenter and lung classifier;
+    InputError with two of one role, or without paths when the defaults are missing."""
     if not paths:
-        raise InputError("--model", NO_DEFAULT)
+        paths = default_model_paths()
+        if not all(path.is_file() for path in paths):
+            raise InputError("--model", NO_DEFAULT)
     models: dict[str, tuple[nn.Module, dict[str, Any]]] = {}
     for path in paths:
         model, info = load_bundle(path)
@@ -68,6 +79,17 @@ def rds_probability(model: nn.Module, image: np.ndarray) -> float:
     """P(RDS) from a classifier for one (H, W) input in 0..1."""
     logits = model(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None])
     return float(logits.softmax(dim=1)[0, 1])
+
+
+def lung_rds_probability(models: dict[str, tuple[nn.Module, dict[str, Any]]], grey: np.ndarray,
+                        mask: np.ndarray) -> float:
+    """P(RDS) from the lung classifier for a uint8 radiograph and its lung mask, the input made as in training:
+    both resampled to the size it was trained at (its config's ``data.size``, else its work size), then masked
+    (the mask widened by the config's ``data.lung_margin``)."""
+    model, info = models["lungs"]
+    data = (info.get("config") or {}).get("data") or {}
+    size = data.get("size") or getattr(model, "work_size", None) or 128
+    return rds_probability(model, lung_input(grey, mask, int(size), int(data.get("lung_margin", 0))))
 
 
 def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -107,7 +129,7 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
             mious.append(float(mean_iou(mask.astype(np.int64), truth.astype(np.int64), 2)[0]))
             dices.append(float(dice(mask, truth)[0]))
         if "lungs" in models:
-            lung_scores.append(rds_probability(models["lungs"][0], image * mask))
+            lung_scores.append(lung_rds_probability(models, grey, mask))
         if "whole" in models:
             whole_scores.append(rds_probability(models["whole"][0], image))
         if "joint" in models:
@@ -161,7 +183,7 @@ def predict_image(path: str | Path, models: list[Path] | dict[str, tuple[nn.Modu
     mask, done = segment_lungs(models["segmenter"][0], image, post)
     if not mask.any():
         raise InputError(path, "no lung was found in this image")
-    probability = rds_probability(models["lungs"][0], image * mask) if "lungs" in models else None
+    probability = lung_rds_probability(models, grey, mask) if "lungs" in models else None
     mask_png = out / f"{path.stem}.lungs.png"
     with atomic_path(mask_png) as tmp:
         PILImage.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")

@@ -119,13 +119,15 @@ def rds_cnn_small(num_classes: int = 2, width: int = 16, work_size: int = 128) -
 
 class JointRds(nn.Module):
     """The study's joined pipeline: the classifier sees the image times the segmenter's lung probability, so
-    both can be fine-tuned together on the RDS label. Returns RDS logits (N, 2)."""
+    both can be fine-tuned together on the RDS label. The image is first resampled to the classifier's work
+    size, so a large radiograph is masked as the training images were. Returns RDS logits (N, 2)."""
 
     def __init__(self, segmenter: nn.Module, classifier: nn.Module):
         super().__init__()
         self.segmenter, self.classifier = segmenter, classifier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _resize(x.float(), getattr(self.classifier, "work_size", None))
         lungs = self.segmenter(x).softmax(dim=1)[:, 1:2]
         return self.classifier(x * lungs)
 

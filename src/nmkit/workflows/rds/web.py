@@ -40,4 +40,4 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("rds", "Neonatal chest X-ray: RDS",
-                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run, model_required=True)
+                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run)
