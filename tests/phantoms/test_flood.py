@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 
 import numpy as np
 import pytest
+from scipy import special, stats
 
 from nmkit.errors import InputError
+from nmkit.phantoms import flood
 from nmkit.phantoms.flood import (
     MANIFEST_COLUMNS,
     PAPER_ALPHAS,
@@ -211,3 +214,83 @@ def test_spec_rejects_bad_values():
     with pytest.raises(ValueError, match="alphas"):
         FloodSpec(alphas=(1.5,))
     assert FloodSpec(shape=[40, 40], diameters=[9], alphas=[0.1]).shape == (40, 40)  # lists from YAML are fine
+
+
+# The counting-noise sampler (Ahrens-Dieter PD, vectorised): exact Poisson, seeded, independent of batching.
+
+
+def _chi2_pvalue(samples: np.ndarray, mu: float) -> float:
+    """Chi-square goodness of fit of integer samples to Poisson(mu), bins with >= 20 expected, tails pooled."""
+    k = np.arange(int(mu + 12 * np.sqrt(mu) + 20))
+    expected = stats.poisson.pmf(k, mu) * samples.size
+    observed = np.bincount(samples.astype(np.int64), minlength=k.size)[:k.size]
+    keep = expected >= 20
+    o = np.append(observed[keep], samples.size - observed[keep].sum())
+    e = np.append(expected[keep], samples.size - expected[keep].sum())
+    return float(stats.chi2.sf(((o - e) ** 2 / e).sum(), len(o) - 1))
+
+
+@pytest.mark.parametrize("mu", [10.0, 10.46, 23.7, 98.0, 1568.0, 2e5])
+def test_poisson_draws_follow_the_poisson_law(mu):
+    x = flood.poisson(np.random.default_rng(11), np.full(300_000, mu))
+    assert x.dtype == np.float64 and np.array_equal(x, np.round(x)) and x.min() >= 0
+    assert _chi2_pvalue(x, mu) > 1e-3
+    assert x.mean() == pytest.approx(mu, abs=4 * np.sqrt(mu / x.size))
+    assert x.var() / mu == pytest.approx(1.0, abs=0.015)
+
+
+def test_poisson_mixed_means_are_exact_everywhere():
+    # Means below 10 and above 1e6 go to numpy's sampler, 0 stays 0; a randomised PIT is uniform for an exact draw.
+    rng = np.random.default_rng(12)
+    mu = np.concatenate([rng.uniform(0.0, 60.0, 199_997), [0.0, 0.0, 3e6]]).reshape(-1, 8)
+    x = flood.poisson(rng, mu)
+    assert x.shape == mu.shape and np.all(x[mu == 0] == 0) and x[-1, -1] == pytest.approx(3e6, rel=0.01)
+    m, k = mu.ravel()[:-3], x.ravel()[:-3]
+    pit = stats.poisson.cdf(k - 1, m) + rng.random(k.size) * stats.poisson.pmf(k, m)
+    assert stats.kstest(pit, "uniform").pvalue > 1e-3
+
+
+def test_poisson_same_state_same_values_in_any_batch():
+    means = [np.full((20, 30), 98.0), np.linspace(0, 400, 600).reshape(20, 30), np.full((20, 30), 1568.0)]
+    alone = [flood.poisson(np.random.default_rng(i), m) for i, m in enumerate(means)]
+    batch, outs = flood._PoissonBatch(), [np.empty((20, 30), np.float32) for _ in means]
+    for i, (m, out) in enumerate(zip(means, outs)):
+        batch.add(np.random.default_rng(i), m, out)
+    batch.finish()
+    for a, b in zip(alone, outs):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(alone[0], flood.poisson(np.random.default_rng(99), means[0]))
+
+
+def test_poisson_rejects_bad_means():
+    for bad in (np.array([1.0, -1.0]), np.array([np.nan, 5.0]), np.array([np.inf])):
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            flood.poisson(np.random.default_rng(0), bad)
+    assert flood.poisson(np.random.default_rng(0), np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_pd_inequalities_hold_over_its_range_of_means():
+    """What makes PD exact, with p_k the Poisson and f_k the discrete-normal probabilities (module docstring).
+
+    (a) p_k >= f_k for k >= floor(mu - 1.1484) (step I); (b) p_k / f_k >= 1 - (mu - k)^3 / (6 mu^2) below it
+    (step S); (c) the hat covers what step N leaves: e^|t - 1.8| (p_k - f_k) <= 0.1069 / mu over each cell of t
+    above -0.6744; (d) p_k <= f_k in the cells reaching t <= -0.6744, which the hat leaves out.
+    """
+    means = np.concatenate([np.linspace(10, 12, 201), np.geomspace(12, 1e6, 200)])
+    for mu in means:
+        s = math.sqrt(mu)
+        k = np.arange(max(0.0, math.floor(mu - 40 * s)), math.ceil(mu + 40 * s))
+        p = np.exp(k * math.log(mu) - mu - special.gammaln(k + 1))
+        z0, z1 = (k - mu) / s, (k + 1 - mu) / s
+        f = np.where(z0 > 0, special.ndtr(-z0) - special.ndtr(-z1), special.ndtr(z1) - special.ndtr(z0))
+        live = np.maximum(p, f) > 1e-300
+        at_or_above = (k >= math.floor(mu - flood._PD_L_SHIFT)) & live
+        assert np.all(p[at_or_above] >= f[at_or_above]), mu
+        below = (k < math.floor(mu - flood._PD_L_SHIFT)) & live & (f > 0)
+        assert np.all(p[below] / f[below] >= 1 - (mu - k[below]) ** 3 / (6 * mu**2)), mu
+        hat = (z1 > flood._PD_T_MIN) & live
+        reach = np.maximum(np.abs(np.maximum(z0, flood._PD_T_MIN) - 1.8), np.abs(z1 - 1.8))
+        gap = np.maximum(p - f, 0.0)[hat]
+        assert np.all(gap * np.exp(reach[hat]) <= flood._PD_HAT / mu), mu
+        cut = (z0 <= flood._PD_T_MIN) & live
+        assert np.all(p[cut] <= f[cut]), mu
