@@ -63,7 +63,7 @@ def test_unknown_method_is_refused():
 @pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
 def test_one_epoch_trains_and_exports_the_generator(tmp_path, method):
     config = merge(DEFAULTS, {
-        "workflow": "pet", "seed": 0, "model": {"name": "pet-unet-generator", "base": 4, "depth": 3},
+        "workflow": "pet", "seed": 0, "model": {"name": "pet-unet-generator", "base": 4, "depth": 3, "residual": True},
         "gan": {"method": method, "discriminator": {"base": 4}},
         "data": {"phantom": {"n": 3, "size": 40, "pixel_mm": 10.6912, "slices": 8, "slice_mm": 10.0},
                  "batch_size": 4},

@@ -1,4 +1,5 @@
-"""The shared U-Net generator and the 70 x 70 PatchGAN: shapes, gradients, registry, bundle round trip."""
+"""The shared U-Net generator (plain and residual) and the 70 x 70 PatchGAN: shapes, gradients, registry, bundle
+round trip."""
 
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ def test_generator_keeps_shape_and_backpropagates(size, depth):
     assert y.shape == x.shape
     y.mean().backward()
     assert x.grad is not None and generator.downs[0][0].weight.grad.abs().sum() > 0
+
+
+def test_residual_generator_starts_as_the_identity_and_learns():
+    torch.manual_seed(0)
+    generator = create_model("pet-unet-generator", base=4, depth=3, residual=True)
+    x = torch.rand(2, 1, 32, 32)
+    assert torch.equal(generator(x), x)
+    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    for _ in range(2):
+        optimiser.zero_grad()
+        torch.nn.functional.l1_loss(generator(x), 2 * x).backward()
+        optimiser.step()
+    assert generator(x).shape == x.shape and not torch.equal(generator(x), x)
+    assert generator.downs[0][0].weight.grad.abs().sum() > 0
 
 
 def test_patchgan_sees_70_pixels():

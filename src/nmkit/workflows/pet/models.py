@@ -1,7 +1,9 @@
 """pix2pix and CycleGAN networks: one U-Net generator definition for both, and the 70 x 70 PatchGAN.
 
 The generator works on SUV / :data:`nmkit.workflows.pet.data.SUV_SCALE` slices; its output is linear (SUV is
-not bounded above, so pix2pix's tanh is left out). Inputs must be divisible by 2^depth (the analysis pads).
+not bounded above, so pix2pix's tanh is left out). With ``residual`` it predicts the change from the input
+(output = input + U-Net), its last layer zeroed so training starts from the identity baseline (delayed = early).
+Inputs must be divisible by 2^depth (the analysis pads).
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ def _norm(kind: str, channels: int) -> nn.Module:
 
 class UNetGenerator(nn.Module):
     """The pix2pix U-Net: ``depth`` stride-2 4x4 conv downs (LeakyReLU 0.2) and transposed-conv ups (ReLU)
-    with skip connections; channels ``base`` x (1, 2, 4, 8, 8, ...); dropout 0.5 in the 3 innermost ups."""
+    with skip connections; channels ``base`` x (1, 2, 4, 8, 8, ...); dropout 0.5 in the 3 innermost ups;
+    ``residual`` adds the input to the output (in and out channels equal) and starts as the identity."""
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, base: int = 64, depth: int = 7,
-                 norm: str = "batch", dropout: float = 0.5):
+                 norm: str = "batch", dropout: float = 0.5, residual: bool = False):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be >= 2, not {depth}")
+        if residual and in_channels != out_channels:
+            raise ValueError("a residual generator needs as many output channels as input channels")
         self.depth = depth
+        self.residual = residual
         widths = [base * min(2**i, 8) for i in range(depth)]
         self.downs = nn.ModuleList()
         for i, width in enumerate(widths):
@@ -49,16 +55,20 @@ class UNetGenerator(nn.Module):
                 if i >= depth - 3 and dropout > 0:
                     layers.append(nn.Dropout(dropout))
             self.ups.append(nn.Sequential(*layers))
+        if residual:
+            nn.init.zeros_(self.ups[-1][-1].weight)
+            nn.init.zeros_(self.ups[-1][-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
+        out = x
         for down in self.downs:
-            x = down(x)
-            skips.append(x)
-        x = self.ups[0](skips.pop())
+            out = down(out)
+            skips.append(out)
+        out = self.ups[0](skips.pop())
         for up in self.ups[1:]:
-            x = up(torch.cat([x, skips.pop()], dim=1))
-        return x
+            out = up(torch.cat([out, skips.pop()], dim=1))
+        return x + out if self.residual else out
 
 
 class PatchDiscriminator(nn.Module):
@@ -91,10 +101,11 @@ def receptive_field(layers: int = 3) -> int:
 
 
 @register_model("pet-unet-generator")
-def pet_unet_generator(base: int = 64, depth: int = 7, norm: str = "batch", dropout: float = 0.5) -> nn.Module:
+def pet_unet_generator(base: int = 64, depth: int = 7, norm: str = "batch", dropout: float = 0.5,
+                       residual: bool = False) -> nn.Module:
     """The generator shared by pix2pix and CycleGAN (early SUV slice -> delayed); base 64, depth 7 for 128 px
-    as the study's pix2pix; a CPU-sized variant is e.g. base 16, depth 5."""
-    return UNetGenerator(1, 1, base=base, depth=depth, norm=norm, dropout=dropout)
+    as the study's pix2pix; a CPU-sized variant is e.g. base 16, depth 5; ``residual`` learns the change only."""
+    return UNetGenerator(1, 1, base=base, depth=depth, norm=norm, dropout=dropout, residual=residual)
 
 
 @register_model("pet-patchgan")
