@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nmkit.io import Image
+
 
 @dataclass
 class Probe:
@@ -20,10 +22,16 @@ class Probe:
     modality: str | None = None
     shape: tuple[int, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    image: Image | None = None  # the upload as read while probing (not for .mat), so a run need not read it again
 
     @property
     def n_frames(self) -> int:
         return self.shape[0] if self.shape else 0
+
+    @property
+    def whole_body(self) -> bool:
+        """DICOM ImageType says WHOLE BODY."""
+        return "WHOLE BODY" in [v.upper() for v in self.metadata.get("image_type") or []]
 
 
 @dataclass
@@ -62,6 +70,11 @@ class RunContext:
     model: Any
     options: dict[str, Any]
     progress: Callable[[str, float], None] = lambda stage, fraction: None
+
+
+def one_bundle(loader: Callable[[Path | None], Any]) -> Callable[[list[Path]], Any]:
+    """A ``load_model`` for workflows that take one bundle: the first path given, else the shipped default."""
+    return lambda paths: loader(paths[0] if paths else None)
 
 
 @dataclass

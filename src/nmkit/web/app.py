@@ -18,7 +18,7 @@ from nmkit.web.analysis import Probe, WebAnalysis
 from nmkit.web.jobs import JOB_ID, JobRunner, Models, ModelUnavailable
 from nmkit.web.upload import UploadError, discard, probe, receive
 from nmkit.web.workflows import ANALYSES, candidates
-from nmkit.workflows.qc.history import FloodHistory, database_url, trend_figure
+from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_figure, trend_row
 
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -225,17 +225,11 @@ def history_page(history: dict[str, Any]) -> str:
     """The QC history page: one row and one trend figure per camera head."""
     rows, figures = [], []
     for i, cam in enumerate(history["cameras"]):
-        m = cam["metrics"]
-        cells = [cam["station_name"], cam["device_serial_number"], cam["detector"], str(cam["n_checks"]),
-                 cam["last_acquired_at"][:10]]
-        cells += [f"{m[k]['latest']:.2f}" for k in ("ufov_iu", "cfov_iu", "ufov_du", "cfov_du")]
-        slope = m["ufov_iu"]["slope_per_30_days"]
-        cells.append("-" if slope is None else f"{slope:+.2f}")
+        *cells, status = trend_row(cam)
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-                    + f"<td class='{cam['status']}' data-status='{cam['status']}'>{cam['status']}</td></tr>")
+                    + f"<td class='{status}' data-status='{status}'>{status}</td></tr>")
         figures.append(f"<img alt='trend of camera head {i + 1}' src='/api/qc/history/{i}/trend.png'>")
-    head = "".join(f"<th>{h}</th>" for h in ("station", "serial", "head", "checks", "last", "UFOV IU %", "CFOV IU %",
-                                             "UFOV DU %", "CFOV DU %", "IU slope %/30 d", "status"))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in TREND_COLUMNS)
     body = (f"<table id='history'><tr>{head}</tr>{''.join(rows)}</table>" + "".join(figures)) if rows else \
         "<p id='history-empty'>No flood has been checked yet.</p>"
     limits = f"IU limit {history['iu_limit']:g} %" + (

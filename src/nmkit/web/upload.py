@@ -59,7 +59,7 @@ def probe(path: Path, client_name: str) -> tuple[Path, Probe]:
     except InputError as err:
         unsupported = "is not an image nmkit can read" in err.problem
         raise UploadError(415 if unsupported else 422, f"{client_name}: {err.problem}.") from None
-    return typed, Probe(kind, image.modality, tuple(image.shape), dict(image.metadata))
+    return typed, Probe(kind, image.modality, tuple(image.shape), dict(image.metadata), image)
 
 
 def discard(folder: Path) -> None:

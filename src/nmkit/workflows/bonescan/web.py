@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
 from nmkit.workflows.bonescan.data import load_scan
 
@@ -16,12 +15,7 @@ def claims(probe: Probe) -> bool:
         return True
     if probe.format != "dicom" or probe.modality != "NM" or probe.n_frames > 2:
         return False
-    whole_body = "WHOLE BODY" in [v.upper() for v in probe.metadata.get("image_type") or []]
-    return whole_body or probe.shape[1] >= 2 * probe.shape[2]
-
-
-def load(paths: list[Path]) -> Any:
-    return load_bonescan_model(paths[0] if paths else None)
+    return probe.whole_body or probe.shape[1] >= 2 * probe.shape[2]
 
 
 def run(ctx: RunContext) -> Outcome:
@@ -38,4 +32,4 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",
-                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, load, run)
+                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run)

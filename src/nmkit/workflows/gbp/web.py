@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
 
 
@@ -18,14 +17,10 @@ def claims(probe: Probe) -> bool:
     return probe.format in ("nifti", "npy") and probe.modality != "PT"
 
 
-def load(paths: list[Path]) -> Any:
-    return load_gbp_model(paths[0] if paths else None)
-
-
 def run(ctx: RunContext) -> Outcome:
     net, info = ctx.model
     ctx.progress("segmenting the LV on every frame", 0.2)
-    study = load_gated_study(ctx.upload)
+    study = load_gated_study(ctx.probe.image)
     study.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
     analysis = GatedEF(study, background=ctx.options.get("gbp_background", "study")).analyze(net, info)
     ctx.progress("drawing the ROIs and the curve", 0.7)
@@ -39,4 +34,4 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",
-                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, load, run)
+                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run)

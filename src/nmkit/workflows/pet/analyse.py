@@ -60,7 +60,12 @@ def predict_volume(model: nn.Module, early: np.ndarray, batch_size: int = 16) ->
 
 def predict_file(source: str | Path, out: str | Path, model: nn.Module) -> dict[str, Any]:
     """Predict the delayed volume of ``source`` and write it as NIfTI at ``out`` with the input's geometry."""
-    image = load_early(source)
+    return predict_early(load_early(source), source, out, model)[0]
+
+
+def predict_early(image: Image, source: str | Path, out: str | Path,
+                  model: nn.Module) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`predict_file` on an early volume already loaded: its result and the predicted volume."""
     delayed = predict_volume(model, image.array)
     affine = image.metadata.get("affine") if image.metadata.get("format") == "nifti" else None
     spacing = (image.slice_spacing or 1.0, *image.pixel_spacing)
@@ -69,4 +74,4 @@ def predict_file(source: str | Path, out: str | Path, model: nn.Module) -> dict[
     return {"input": str(source), "output": str(out), "shape": list(delayed.shape),
             "spacing_mm": [float(s) for s in spacing], "early_suv_max": float(image.array.max()),
             "predicted_suv_max": float(delayed.max()), "predicted_suv_mean_body": float(
-                delayed[image.array > BODY_SUV].mean())}
+                delayed[image.array > BODY_SUV].mean())}, delayed

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from nmkit.report.figures import image_row_figure
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
-from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_file
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_early
 
 
 def claims(probe: Probe) -> bool:
@@ -17,10 +14,6 @@ def claims(probe: Probe) -> bool:
     if probe.format == "dicom":
         return probe.modality == "PT"
     return probe.format == "nifti" and (probe.modality == "PT" or probe.n_frames > 64)
-
-
-def load(paths: list[Path]) -> Any:
-    return load_pet_model(paths[0] if paths else None)
 
 
 def _bytes(volume: np.ndarray, suv_max: float) -> bytes:
@@ -31,12 +24,10 @@ def _bytes(volume: np.ndarray, suv_max: float) -> bytes:
 def run(ctx: RunContext) -> Outcome:
     generator, _ = ctx.model
     ctx.progress("predicting the delayed volume", 0.2)
-    result = predict_file(ctx.upload, ctx.out / "predicted-delayed.nii.gz", generator)
+    image = load_early(ctx.upload)
+    result, delayed = predict_early(image, ctx.upload, ctx.out / "predicted-delayed.nii.gz", generator)
     ctx.progress("drawing the slices", 0.7)
-    early = load_early(ctx.upload).array
-    from nmkit.io import load_image
-
-    delayed = load_image(ctx.out / "predicted-delayed.nii.gz").array
+    early = image.array
     suv_max = max(float(np.percentile(early, 99.9)), float(np.percentile(delayed, 99.9)), 1.0)
     image_row_figure({"early (input)": early.max(axis=1), "predicted delayed": delayed.max(axis=1)},
                      ctx.out / "pet.mip.png", "coronal maximum-intensity projections", "SUVbw", vmax=suv_max)
@@ -52,5 +43,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("pet", "FDG PET: predicted delayed phase",
-                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, load, run,
+                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run,
                   model_required=True)

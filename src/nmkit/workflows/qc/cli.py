@@ -102,7 +102,7 @@ def history(
     json_out: bool = typer.Option(False, "--json", help="Print every camera head with its checks as JSON."),
 ) -> None:
     """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail."""
-    from nmkit.workflows.qc.history import FloodHistory, database_url
+    from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_row
 
     if not db_url and not (data_dir / "nmkit.db").is_file():
         from nmkit.errors import InputError
@@ -117,14 +117,8 @@ def history(
     from rich.table import Table
 
     table = Table(title=f"QC history (IU limit {iu_limit:g} %)")
-    for name in ("station", "serial", "head", "checks", "last", "UFOV IU %", "CFOV IU %", "UFOV DU %", "CFOV DU %",
-                 "IU slope %/30 d", "status"):
+    for name in TREND_COLUMNS:
         table.add_column(name)
     for cam in trends:
-        m = cam["metrics"]
-        slope = m["ufov_iu"]["slope_per_30_days"]
-        table.add_row(cam["station_name"], cam["device_serial_number"], cam["detector"], str(cam["n_checks"]),
-                      cam["last_acquired_at"][:10], *(f"{m[k]['latest']:.2f}" for k in
-                                                      ("ufov_iu", "cfov_iu", "ufov_du", "cfov_du")),
-                      "-" if slope is None else f"{slope:+.2f}", cam["status"])
+        table.add_row(*trend_row(cam))
     Console().print(table)

@@ -131,6 +131,19 @@ class FloodHistory:
         return out
 
 
+TREND_COLUMNS = ("station", "serial", "head", "checks", "last", "UFOV IU %", "CFOV IU %", "UFOV DU %", "CFOV DU %",
+                 "IU slope %/30 d", "status")
+
+
+def trend_row(trend: dict[str, Any]) -> list[str]:
+    """One camera head of :meth:`FloodHistory.trends` as the cells of :data:`TREND_COLUMNS`."""
+    m = trend["metrics"]
+    slope = m["ufov_iu"]["slope_per_30_days"]
+    return [trend["station_name"], trend["device_serial_number"], trend["detector"], str(trend["n_checks"]),
+            trend["last_acquired_at"][:10], *(f"{m[k]['latest']:.2f}" for k in METRICS),
+            "-" if slope is None else f"{slope:+.2f}", trend["status"]]
+
+
 def metric_trend(times: list[str], values: list[float], metric: str, limit: float | None,
                  horizon_days: float = 30.0, window: int = 10) -> MetricTrend:
     """Least-squares line through the last ``window`` values (3 at least); "rising" when it is going up and

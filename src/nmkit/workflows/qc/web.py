@@ -4,10 +4,8 @@ added to the QC history (``options["qc_history"]``) with its camera and head."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from nmkit.io import load_image
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 
 
@@ -16,19 +14,13 @@ def claims(probe: Probe) -> bool:
     if probe.n_frames != 1:
         return False
     if probe.format == "dicom":
-        meta = probe.metadata
-        whole_body = "WHOLE BODY" in [v.upper() for v in meta.get("image_type") or []]
-        return probe.modality == "NM" and not whole_body and max(probe.shape[1:]) < 2 * min(probe.shape[1:])
+        return probe.modality == "NM" and not probe.whole_body and max(probe.shape[1:]) < 2 * min(probe.shape[1:])
     return probe.format in ("raster", "npy")
-
-
-def load(paths: list[Path]) -> Any:
-    return load_qc_model(paths[0] if paths else None)
 
 
 def run(ctx: RunContext) -> Outcome:
     net, info = ctx.model
-    image = load_image(ctx.upload)
+    image = ctx.probe.image
     image.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
     qc = FloodQC(image, iu_limit=ctx.options.get("iu_limit", 5.0),
                  du_limit=ctx.options.get("du_limit")).analyze(net, info)
@@ -46,4 +38,4 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
-                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, load, run)
+                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run)
