@@ -13,7 +13,10 @@ from nmkit.engine.config import DEFAULTS, merge
 from nmkit.errors import InputError
 from nmkit.workflows.pet.data import (SUV_SCALE, SlicePairs, check_pair, folder_patients, slice_pairs,
                                       split_patients)
-from nmkit.workflows.pet.task import fit_linear_scaling, gan_settings, identity_baseline, linear_baseline
+import torch
+
+from nmkit.workflows.pet.task import (ImagePool, fit_linear_scaling, gan_settings, identity_baseline, linear_baseline,
+                                    linear_decay)
 
 
 def test_split_is_by_patient_and_complete():
@@ -67,7 +70,31 @@ def test_one_epoch_trains_and_exports_the_generator(tmp_path, method):
         "gan": {"method": method, "discriminator": {"base": 4}},
         "data": {"phantom": {"n": 3, "size": 40, "pixel_mm": 10.6912, "slices": 8, "slice_mm": 10.0},
                  "batch_size": 4},
-        "optim": {"lr": 2e-4}, "trainer": {"max_epochs": 1, "progress_bar": False, "limit_train_batches": 2}})
+        "optim": {"lr": 2e-4, "decay_epochs": 1},
+        "trainer": {"max_epochs": 1, "progress_bar": False, "limit_train_batches": 2}})
     bundle = train(config, tmp_path / method)
     summary = json.loads((tmp_path / method / "train_summary.json").read_text())
     assert bundle.is_file() and np.isfinite(summary["final_metrics"]["val_l1"])
+
+
+def test_linear_decay_is_the_papers_schedule():
+    factor = linear_decay(200, 100)
+    assert [factor(e) for e in (0, 99)] == [1.0, 1.0]
+    assert factor(100) == pytest.approx(1 - 1 / 101) and factor(199) == pytest.approx(1 / 101)
+    assert linear_decay(5, 0)(4) == 1.0
+    with pytest.raises(ValueError, match="decay_epochs"):
+        linear_decay(5, 6)
+
+
+def test_image_pool_mixes_history_into_the_discriminators_batch():
+    torch.manual_seed(0)
+    assert torch.equal(ImagePool(0)(torch.ones(3, 1, 2, 2)), torch.ones(3, 1, 2, 2))
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool(first), first)  # filling: the new fakes pass through
+    second = torch.arange(4.0, 12.0).view(8, 1, 1, 1)
+    out = pool(second).flatten()
+    assert len(pool.images) == 4 and out.shape == (8,)
+    assert 0 < (out < 4).sum() < 8  # some older fakes were handed out, each replaced by a new one
+    kept = torch.cat(pool.images).flatten().tolist()
+    assert sorted(out.tolist() + kept) == list(range(12))  # every fake is shown once or kept, none lost or doubled

@@ -2,7 +2,9 @@
 
 Both tasks keep the early -> delayed generator as ``self.model``, so the engine's bundle is that generator;
 discriminators (and CycleGAN's delayed -> early generator) live beside it. Optimisation is manual: one
-discriminator step, then one generator step per batch, Adam with beta1 0.5 as both papers.
+discriminator step, then one generator step per batch, Adam with beta1 0.5 as both papers; with
+``optim.decay_epochs`` the learning rates fall linearly to zero over the last epochs (the papers: 100 of 200).
+CycleGAN's discriminators see generated images through a history pool (``gan.pool_size``, 50 in the paper).
 """
 
 from __future__ import annotations
@@ -21,11 +23,51 @@ from nmkit.workflows.pet.data import BODY_SUV, PETDataModule
 MONITOR = ("val_l1", "min")
 METHODS = ("pix2pix", "cyclegan")
 GAN_DEFAULTS = {"method": "pix2pix", "lambda_l1": 100.0, "lambda_cycle": 10.0, "lambda_identity": 0.5,
-                "discriminator": {"base": 64, "layers": 3}}
+                "pool_size": 50, "discriminator": {"base": 64, "layers": 3}}
 
 
 def _adam(params, optim: dict[str, Any]) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=float(optim["lr"]), betas=(float(optim.get("beta1", 0.5)), 0.999))
+
+
+def linear_decay(max_epochs: int, decay_epochs: int):
+    """The papers' schedule as a LambdaLR factor: 1 for the first ``max_epochs - decay_epochs`` epochs, then a
+    straight line that reaches 1 / (decay_epochs + 1) in the last epoch."""
+    if not 0 <= decay_epochs <= max_epochs:
+        raise ValueError(f"optim.decay_epochs must be 0 to max_epochs ({max_epochs}), not {decay_epochs}")
+    if decay_epochs == 0:
+        return lambda epoch: 1.0
+    constant = max_epochs - decay_epochs
+    return lambda epoch: 1.0 - max(0, epoch + 1 - constant) / (decay_epochs + 1)
+
+
+class ImagePool:
+    """CycleGAN's history of generated images (Shrivastava et al. 2017). Until ``size`` are stored each fake goes
+    to the discriminator and into the pool; after that, with probability 0.5 an older fake goes instead and the
+    new one takes its place. ``size`` 0 passes every batch through."""
+
+    def __init__(self, size: int):
+        if size < 0:
+            raise ValueError(f"gan.pool_size must be >= 0, not {size}")
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.detach()
+        if self.size == 0:
+            return batch
+        out = []
+        for image in batch.split(1):
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(self.size, ()))
+                out.append(self.images[i])
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
 
 
 class _TranslationTask(L.LightningModule):
@@ -42,6 +84,16 @@ class _TranslationTask(L.LightningModule):
 
     def _discriminator(self, in_channels: int) -> nn.Module:
         return create_model("pet-patchgan", in_channels=in_channels, **self.hparams.gan["discriminator"])
+
+    def _optimizers_and_schedules(self, generators, discriminators):
+        opts = [_adam(generators, self.hparams.optim), _adam(discriminators, self.hparams.optim)]
+        factor = linear_decay(int(self.trainer.max_epochs or 0), int(self.hparams.optim.get("decay_epochs", 0)))
+        return opts, [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in opts]
+
+    def on_train_epoch_end(self):
+        schedules = self.lr_schedulers()
+        for schedule in schedules if isinstance(schedules, list) else [schedules]:
+            schedule.step()
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
@@ -80,8 +132,7 @@ class Pix2PixTask(_TranslationTask):
                       on_step=True, on_epoch=True)
 
     def configure_optimizers(self):
-        return [_adam(self.model.parameters(), self.hparams.optim),
-                _adam(self.discriminator.parameters(), self.hparams.optim)]
+        return self._optimizers_and_schedules(self.model.parameters(), self.discriminator.parameters())
 
 
 class CycleGANTask(_TranslationTask):
@@ -93,6 +144,7 @@ class CycleGANTask(_TranslationTask):
         self.generator_back = create_model(model_name, **model_kwargs)
         self.discriminator = self._discriminator(1)  # judges delayed slices
         self.discriminator_early = self._discriminator(1)
+        self.pool_delayed, self.pool_early = ImagePool(int(gan["pool_size"])), ImagePool(int(gan["pool_size"]))
 
     @staticmethod
     def _lsgan(logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -114,9 +166,9 @@ class CycleGANTask(_TranslationTask):
         self.manual_backward(loss_g)
         opt_g.step()
         loss_d = 0.5 * (self._lsgan(self.discriminator(delayed), True)
-                        + self._lsgan(self.discriminator(fake_delayed.detach()), False)
+                        + self._lsgan(self.discriminator(self.pool_delayed(fake_delayed)), False)
                         + self._lsgan(self.discriminator_early(early), True)
-                        + self._lsgan(self.discriminator_early(fake_early.detach()), False))
+                        + self._lsgan(self.discriminator_early(self.pool_early(fake_early)), False))
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
@@ -126,7 +178,7 @@ class CycleGANTask(_TranslationTask):
     def configure_optimizers(self):
         generators = list(self.model.parameters()) + list(self.generator_back.parameters())
         discriminators = list(self.discriminator.parameters()) + list(self.discriminator_early.parameters())
-        return [_adam(generators, self.hparams.optim), _adam(discriminators, self.hparams.optim)]
+        return self._optimizers_and_schedules(generators, discriminators)
 
 
 def gan_settings(config: dict[str, Any]) -> dict[str, Any]:
