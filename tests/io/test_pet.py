@@ -76,6 +76,23 @@ def test_series_folder_sorted_by_position_with_per_slice_rescale(slice_1, tmp_pa
     assert image.slice_spacing == 10.0
 
 
+def test_series_affine_places_voxels_in_patient_space(slice_1, tmp_path):
+    ds = pydicom.dcmread(slice_1)
+    ds.PixelSpacing, ds.ImageOrientationPatient = [2.0, 3.0], [1, 0, 0, 0, 1, 0]
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for name, z in (("a.dcm", -95.0), ("b.dcm", -100.0), ("c.dcm", -90.0)):
+        ds.ImagePositionPatient = [-250.0, -240.0, z]
+        ds.save_as(folder / name)
+    image = read_pet_suv(folder)
+    affine = np.asarray(image.metadata["affine"])
+    # voxel (column i, row j, slice k) -> LPS (-250 + 3 i, -240 + 2 j, -100 + 5 k) -> RAS flips x and y
+    assert affine @ [0, 0, 0, 1] == pytest.approx([250.0, 240.0, -100.0, 1.0])
+    assert affine @ [10, 20, 2, 1] == pytest.approx([250.0 - 30.0, 240.0 - 40.0, -90.0, 1.0])
+    out = write_suv_nifti(tmp_path / "out.nii.gz", image.array, affine=affine)
+    assert np.allclose(nib.load(out).affine, affine)
+
+
 def test_admin_decay_correction_needs_no_decay(slice_1, tmp_path):
     image = read_pet_suv(_copy(slice_1, tmp_path / "admin.dcm", DecayCorrection="ADMIN"))
     assert image.metadata["suv"]["decay_factor"] == 1.0

@@ -80,7 +80,9 @@ def read_pet_suv(source: str | Path | list[str | Path]) -> Image:
     """A PT series in SUVbw: one file, a list of slice files, or a folder of them (one series).
 
     Slices are ordered along the slice normal (ImagePositionPatient), else by InstanceNumber; each slice
-    keeps its own RescaleSlope/Intercept. ``metadata["suv"]`` holds the calibration.
+    keeps its own RescaleSlope/Intercept. ``metadata["suv"]`` holds the calibration and, when the slices
+    carry ImagePositionPatient and ImageOrientationPatient, ``metadata["affine"]`` the NIfTI (RAS) affine of
+    the volume as :func:`write_suv_nifti` lays it out.
     """
     paths = _pet_files(source)
     slices = []
@@ -104,9 +106,12 @@ def read_pet_suv(source: str | Path | list[str | Path]) -> Image:
     if not np.any(array):
         raise InputError(paths[0] if len(paths) == 1 else paths[0].parent, "the PET volume is empty (all zero)")
     metadata = dict(images[0].metadata) | {"units": "SUVbw", "suv": first.as_dict(), "n_files": len(paths)}
+    slice_spacing = _slice_spacing([ds for _, ds, _ in slices]) or images[0].slice_spacing
+    affine = _affine(slices[0][1], images[0].pixel_spacing, slice_spacing or 1.0)
+    if affine is not None:
+        metadata["affine"] = affine.tolist()
     return Image(array=array, pixel_spacing=images[0].pixel_spacing, modality="PT", metadata=metadata,
-                 path=paths[0] if len(paths) == 1 else paths[0].parent,
-                 slice_spacing=_slice_spacing([ds for _, ds, _ in slices]) or images[0].slice_spacing)
+                 path=paths[0] if len(paths) == 1 else paths[0].parent, slice_spacing=slice_spacing)
 
 
 def write_suv_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float] | None = None,
@@ -210,6 +215,22 @@ def _slice_position(ds: Dataset) -> float:
         normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
         return float(np.dot(normal, np.asarray(position, float)))
     return float(ds.get("InstanceNumber") or 0)
+
+
+def _affine(first: Dataset, pixel_spacing: tuple[float, float], slice_spacing: float) -> np.ndarray | None:
+    """The RAS affine of NIfTI voxel (column, row, slice) for slices sorted by :func:`_slice_position`, from the
+    first slice's ImagePositionPatient and ImageOrientationPatient (DICOM's LPS, so x and y change sign)."""
+    position, orientation = first.get("ImagePositionPatient"), first.get("ImageOrientationPatient")
+    if position is None or orientation is None or len(orientation) != 6 or len(position) != 3:
+        return None
+    along_row, along_column = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+    normal = np.cross(along_row, along_column)
+    lps = np.eye(4)
+    lps[:3, 0] = along_row * pixel_spacing[1]
+    lps[:3, 1] = along_column * pixel_spacing[0]
+    lps[:3, 2] = normal * slice_spacing
+    lps[:3, 3] = np.asarray(position, float)
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
 
 
 def _slice_spacing(datasets: list[Dataset]) -> float | None:

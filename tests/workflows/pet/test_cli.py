@@ -6,6 +6,7 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from typer.testing import CliRunner
 
@@ -42,6 +43,17 @@ def test_predict_keeps_geometry(fdg_set, generator_bundle, tmp_path):
     assert np.array_equal(nib.load(out).affine, nib.load(early).affine)
     predicted = read_nifti(out).array
     assert predicted.shape == (12, 40, 40) and predicted.min() >= 0
+
+
+def test_predict_from_dicom_keeps_the_patient_position(shared_data, generator_bundle, tmp_path):
+    source = shared_data / "pet" / "PT_slice_1.dcm"
+    out = tmp_path / "pred.nii.gz"
+    result = runner.invoke(app, ["pet", "predict", str(source), "-o", str(out), "--model", str(generator_bundle)])
+    assert result.exit_code == 0, result.output
+    ds = pydicom.dcmread(source)
+    corner = nib.load(out).affine @ [0, 0, 0, 1]
+    assert corner[:3] == pytest.approx([-float(ds.ImagePositionPatient[0]), -float(ds.ImagePositionPatient[1]),
+                                        float(ds.ImagePositionPatient[2])])
 
 
 def test_predict_without_model_or_with_empty_volume_exits_2(fdg_set, generator_bundle, tmp_path):

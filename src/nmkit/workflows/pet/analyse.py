@@ -67,7 +67,7 @@ def predict_early(image: Image, source: str | Path, out: str | Path,
                   model: nn.Module) -> tuple[dict[str, Any], np.ndarray]:
     """:func:`predict_file` on an early volume already loaded: its result and the predicted volume."""
     delayed = predict_volume(model, image.array)
-    affine = image.metadata.get("affine") if image.metadata.get("format") == "nifti" else None
+    affine = image.metadata.get("affine")  # a NIfTI's own, or the DICOM series' position and orientation
     spacing = (image.slice_spacing or 1.0, *image.pixel_spacing)
     write_suv_nifti(out, delayed, spacing, affine=None if affine is None else np.asarray(affine),
                     description="PT SUVbw predicted delayed")
