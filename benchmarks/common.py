@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 from pathlib import Path
 
 import torch
@@ -36,3 +37,11 @@ def write_section(key: str, body: str) -> None:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     BENCHMARKS.write_text(text)
+
+
+def install_models(target: Path, models: dict[str, Path], card: str) -> None:
+    """Ship trained bundles (file name in ``target`` -> bundle) and their MODEL_CARD.md in a default_model/ folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name, bundle in models.items():
+        shutil.copyfile(bundle, target / name)
+    (target / "MODEL_CARD.md").write_text(card)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import machine, write_section  # noqa: E402
+from common import install_models, machine, write_section  # noqa: E402
 
 from nmkit.engine import load_config, train  # noqa: E402
 from nmkit.io import Image  # noqa: E402
@@ -116,9 +115,7 @@ def main() -> None:
     text = render(rows, args)
     write_section("gbp", text)
     if args.install:
-        TARGET.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(bundle, TARGET / "gbp-default.pt")
-        (TARGET / "MODEL_CARD.md").write_text(card(info, rows))
+        install_models(TARGET, {"gbp-default.pt": bundle}, card(info, rows))
     print(text)
 
 

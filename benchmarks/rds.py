@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import machine, write_section  # noqa: E402
+from common import install_models, machine, write_section  # noqa: E402
 
 from nmkit.engine import load_config, train  # noqa: E402
 from nmkit.engine.config import merge  # noqa: E402
@@ -96,11 +95,9 @@ def main() -> None:
     text = render(rows, args)
     write_section("rds", text)
     if args.install:
-        target = default_model_paths()[0].parent
-        target.mkdir(parents=True, exist_ok=True)
-        for role, name in zip(("segmenter", "lungs"), DEFAULT_MODELS):
-            shutil.copyfile(roles[role], target / name)
-        (target / "MODEL_CARD.md").write_text(card(models, rows))
+        install_models(default_model_paths()[0].parent,
+                       {name: roles[role] for role, name in zip(("segmenter", "lungs"), DEFAULT_MODELS)},
+                       card(models, rows))
     print(text)
 
 

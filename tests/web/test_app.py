@@ -131,11 +131,15 @@ def test_an_analysis_error_is_a_422_naming_the_client_file(settings, tmp_path):
     assert stored(settings) == []
 
 
-def test_a_workflow_without_a_model_is_refused_before_storing(tmp_path, studies):
+def test_a_workflow_without_a_model_is_refused_before_storing(tmp_path, studies, monkeypatch):
+    from nmkit.workflows.pet.web import WEB
+
     settings = Settings(data_dir=tmp_path / "data")
+    ready = {w["key"]: w["ready"] for w in client_for(settings).get("/api/workflows").json()}
+    assert ready == {"qc": True, "gbp": True, "pet": True, "bonescan": True, "rds": True}  # every default is shipped
+    monkeypatch.setattr(WEB, "model_required", True)  # as when a workflow ships none
     client = client_for(settings)
-    ready = {w["key"]: w["ready"] for w in client.get("/api/workflows").json()}
-    assert ready == {"qc": True, "gbp": True, "pet": False, "bonescan": True, "rds": True}
+    assert {w["key"]: w["ready"] for w in client.get("/api/workflows").json()}["pet"] is False
     response = post(client, "/api/pet", studies["pet"])
     assert response.status_code == 503 and "--model pet=PATH" in response.json()["detail"]
     assert stored(settings) == []

@@ -56,7 +56,18 @@ def test_predict_from_dicom_keeps_the_patient_position(shared_data, generator_bu
                                         float(ds.ImagePositionPatient[2])])
 
 
-def test_predict_without_model_or_with_empty_volume_exits_2(fdg_set, generator_bundle, tmp_path):
+def test_predict_uses_the_shipped_generator_by_default(fdg_set, tmp_path):
+    out = tmp_path / "pred.nii.gz"
+    result = runner.invoke(app, ["pet", "predict", str(fdg_set / "patient_00000" / "early.nii.gz"), "-o", str(out),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert read_nifti(out).array.shape == (12, 40, 40) and json.loads(result.stdout)["predicted_suv_max"] > 0
+
+
+def test_predict_without_model_or_with_empty_volume_exits_2(fdg_set, generator_bundle, tmp_path, monkeypatch):
+    from nmkit.workflows.pet import analyse
+
+    monkeypatch.setattr(analyse, "default_model_path", lambda: tmp_path / "absent.pt")
     out = tmp_path / "pred.nii.gz"
     result = runner.invoke(app, ["pet", "predict", str(fdg_set / "patient_00000" / "early.nii.gz"), "-o", str(out)])
     assert result.exit_code == 2 and "no default PET model is shipped" in result.output

@@ -13,12 +13,20 @@ from torch import nn
 from nmkit.errors import InputError
 from nmkit.io import Image, read_nifti
 from nmkit.io.pet import read_pet_suv, write_suv_nifti
-from nmkit.models import load_model
+from nmkit.models import load_model, shipped_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
 
-def load_pet_model(path: str | Path | None) -> tuple[nn.Module, dict[str, Any]]:
-    """A generator bundle (from `nmkit train` with a pet config); InputError without one."""
-    model, info = load_model(path, None, "PET", "nmkit train configs/pet-pix2pix-fast.yaml")
+DEFAULT_MODEL = "pet-default.pt"
+
+
+def default_model_path() -> Path:
+    """The small phantom-trained pix2pix generator shipped inside the package (see its MODEL_CARD.md)."""
+    return shipped_model("nmkit.workflows.pet", DEFAULT_MODEL)
+
+
+def load_pet_model(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """A generator bundle (from `nmkit train` with a pet config), or the shipped default generator."""
+    model, info = load_model(path or None, default_model_path(), "PET", "python benchmarks/pet.py --install")
     if not info.get("model_name", "").startswith("pet-"):
         raise InputError(path, f"holds {info.get('model_name')!r}, not a PET generator (pet-unet-generator)")
     return model, info

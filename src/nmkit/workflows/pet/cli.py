@@ -68,7 +68,8 @@ def synth(
 def predict(
     early: Path = typer.Argument(..., help="Early PET: SUV NIfTI (.nii/.nii.gz) or DICOM PT file/folder."),
     output: Path = typer.Option(..., "-o", "--out", help="Predicted delayed volume (.nii.gz)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Generator bundle from `nmkit train`."),
+    model: Optional[Path] = typer.Option(None, "--model",
+                                         help="Generator bundle from `nmkit train` (default: the shipped one)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
@@ -84,7 +85,8 @@ def predict(
 @reports_input_errors
 def evaluate(
     data: Path = typer.Option(..., "--data", help="A folder written by `nmkit pet synth`."),
-    model: list[Path] = typer.Option([], "--model", help="Generator bundle(s); repeat to compare (first is headline)."),
+    model: list[Path] = typer.Option([], "--model", help="Generator bundle(s); repeat to compare (first is "
+                                                          "headline; default: the shipped one)."),
     fid_weights: Optional[Path] = typer.Option(None, "--fid-weights",
                                                help="Local torchvision Inception-v3 weights for FID."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the comparison figure."),

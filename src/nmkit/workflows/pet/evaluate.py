@@ -84,10 +84,9 @@ def evaluate_patients(test: list[PatientPair], methods: dict[str, Any], fid_weig
 
 def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | Path | None = None,
                     fid_weights: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate ``models`` (the first one is the headline) and both baselines on the folder's test patients."""
-    if not models:
-        load_pet_model(None)  # raises: no default model is shipped
-    loaded = [load_pet_model(path) for path in models]
+    """Evaluate ``models`` (the first one is the headline; none: the shipped default) and both baselines on the
+    folder's test patients."""
+    loaded = [load_pet_model(path) for path in models or [None]]
     config = loaded[0][1].get("config") or {}
     seed = int(config.get("seed", 0))
     fractions = tuple((config.get("data") or {}).get("split", SPLIT))
@@ -99,9 +98,10 @@ def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | P
     test = [patients[i] for i in parts["test"]]
     coefficients = fit_linear_scaling([p.early for p in train], [p.delayed for p in train])
     methods: dict[str, Any] = {}
-    for (model, info), path in zip(loaded, models):
-        method = ((info.get("config") or {}).get("gan") or {}).get("method") or Path(path).stem
-        name = method if method not in methods else f"{method} ({Path(path).name})"
+    for model, info in loaded:
+        path = Path(info["model_path"])
+        method = ((info.get("config") or {}).get("gan") or {}).get("method") or path.stem
+        name = method if method not in methods else f"{method} ({path.name})"
         methods[name] = lambda early, model=model: predict_volume(model, early)
     headline = next(iter(methods))
     methods["identity"] = identity_baseline
@@ -109,7 +109,7 @@ def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | P
     results = evaluate_patients(test, methods, fid_weights)
     main = results[headline]
     result: dict[str, Any] = {
-        "model": str(models[0]), "method": headline, "psnr": main["psnr"], "psnr_body": main["psnr_body"],
+        "model": loaded[0][1]["model_path"], "method": headline, "psnr": main["psnr"], "psnr_body": main["psnr_body"],
         "ssim": main["ssim"], "nrmse": main["nrmse"], "fid": main["fid"], "fid_extractor": main["fid_extractor"],
         "lesion_suvmax_error_median": main["lesion_suvmax_error_median"],
         "lesion_retention_index_error_median": main["lesion_retention_index_error_median"],

@@ -43,5 +43,4 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("pet", "FDG PET: predicted delayed phase",
-                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run,
-                  model_required=True)
+                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run)
