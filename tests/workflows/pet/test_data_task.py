@@ -15,8 +15,8 @@ from nmkit.workflows.pet.data import (SUV_SCALE, SlicePairs, check_pair, folder_
                                       split_patients)
 import torch
 
-from nmkit.workflows.pet.task import (ImagePool, fit_linear_scaling, gan_settings, identity_baseline, linear_baseline,
-                                    linear_decay)
+from nmkit.workflows.pet.task import (ImagePool, fit_linear_scaling, focal_uptake, gan_settings, identity_baseline,
+                                    linear_baseline, linear_decay)
 
 
 def test_split_is_by_patient_and_complete():
@@ -67,7 +67,7 @@ def test_unknown_method_is_refused():
 def test_one_epoch_trains_and_exports_the_generator(tmp_path, method):
     config = merge(DEFAULTS, {
         "workflow": "pet", "seed": 0, "model": {"name": "pet-unet-generator", "base": 4, "depth": 3, "residual": True},
-        "gan": {"method": method, "discriminator": {"base": 4}},
+        "gan": {"method": method, "focal_weight": 30.0, "discriminator": {"base": 4}},
         "data": {"phantom": {"n": 3, "size": 40, "pixel_mm": 10.6912, "slices": 8, "slice_mm": 10.0},
                  "batch_size": 4},
         "optim": {"lr": 2e-4, "decay_epochs": 1},
@@ -98,3 +98,12 @@ def test_image_pool_mixes_history_into_the_discriminators_batch():
     assert 0 < (out < 4).sum() < 8  # some older fakes were handed out, each replaced by a new one
     kept = torch.cat(pool.images).flatten().tolist()
     assert sorted(out.tolist() + kept) == list(range(12))  # every fake is shown once or kept, none lost or doubled
+
+
+def test_focal_uptake_marks_lesion_sized_hot_spots_not_organs():
+    x = torch.full((1, 1, 64, 64), 0.1)
+    x[0, 0, 4:28, 4:28] = 0.3  # an organ of 24 px
+    x[0, 0, 44:47, 44:47] = 0.4  # a 3 px lesion
+    focal = focal_uptake(x)[0, 0]
+    assert focal[45, 45] > 0.15 and focal[16, 16] < 0.01 and focal[60, 4] < 1e-6
+    assert focal.max() <= 0.3 and focal.min() >= 0
