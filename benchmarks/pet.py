@@ -36,7 +36,7 @@ from nmkit.engine import load_config, train  # noqa: E402
 from nmkit.phantoms.fdg import FDGSpec, generate_fdg_patients, write_fdg_set  # noqa: E402
 from nmkit.models import load_bundle  # noqa: E402
 from nmkit.workflows.pet.analyse import predict_volume  # noqa: E402
-from nmkit.workflows.pet.data import PatientPair, folder_patients  # noqa: E402
+from nmkit.workflows.pet.data import PatientPair, folder_patients, phantom_patients  # noqa: E402
 from nmkit.workflows.pet.evaluate import evaluate_folder, lesion_errors  # noqa: E402
 from nmkit.workflows.pet.task import identity_baseline, linear_baseline  # noqa: E402
 
@@ -68,13 +68,11 @@ def lesion_floor(data: Path, test: list[str]) -> float:
     return float(np.median(floor_errors([p for p in folder_patients(data) if p.name in test])))
 
 
-def lesion_check(spec: FDGSpec, bundles: dict[str, Path], coefficients: list[float]) -> dict[str, object]:
+def lesion_check(phantom: dict, bundles: dict[str, Path], coefficients: list[float]) -> dict[str, object]:
     """Median lesion SUVmax and retention-index errors of every method on LESION_PATIENTS independent standard
-    phantom patients (0-5 lesions) on ``spec``'s grid."""
-    spec = dataclasses.replace(spec, max_lesions=FDGSpec().max_lesions)  # standard phantoms, whatever trained on
-    patients = [PatientPair(f"lesion_{i:03d}", p.early, p.delayed, p.labels, [vars(x) for x in p.lesions],
-                            spec.spacing, None)
-                for i, p in enumerate(generate_fdg_patients(spec, LESION_PATIENTS, seed=LESION_SEED))]
+    phantom patients (0-5 lesions) on the grid of the config's ``phantom`` section."""
+    standard = phantom | {"n": LESION_PATIENTS, "max_lesions": FDGSpec().max_lesions}  # whatever was trained on
+    patients = phantom_patients(standard, LESION_SEED)
     methods = {name: (lambda early, model=load_bundle(path)[0]: predict_volume(model, early))
                for name, path in bundles.items()}
     methods |= {"identity": identity_baseline, "linear": lambda early: linear_baseline(early, tuple(coefficients))}
@@ -115,7 +113,7 @@ def main() -> None:
     result = evaluate_folder(data, [pix2pix, cyclegan], RESULTS / "pet", args.fid_weights)
     result |= {"phantom_patients_per_s": phantom_rate(), "train_s": {"pix2pix": pix2pix_s, "cyclegan": cyclegan_s},
                "lesion_suvmax_error_floor": lesion_floor(data, result["test_patients"]), "machine": started_on,
-               "lesion_check": lesion_check(spec, {"pix2pix": pix2pix, "cyclegan": cyclegan},
+               "lesion_check": lesion_check(phantom, {"pix2pix": pix2pix, "cyclegan": cyclegan},
                                             result["linear_coefficients"])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pet.json").write_text(json.dumps(result, indent=2, default=str))
