@@ -86,7 +86,7 @@ def test_evaluate_json_keys_and_baselines(fdg_set, generator_bundle, tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert {"psnr", "psnr_body", "ssim", "nrmse", "fid", "fid_extractor", "lesion_suvmax_error_median",
-            "identity_psnr_body"} <= set(out)
+            "lesion_suvmax_bias_median", "identity_psnr_body"} <= set(out)
     assert out["fid_extractor"].startswith("random-conv-128") and out["n_test_patients"] == 1
     assert [m["method"] for m in out["methods"]] == ["pix2pix", "identity", "linear"]
     assert (tmp_path / "eval" / "pet_comparison.png").is_file()
@@ -115,7 +115,8 @@ def test_patient_metrics_and_lesion_errors_known_values():
     predicted = delayed.copy()
     predicted[0, 1, 1] = 6.0  # SUVmax 6 vs 8: 25 % error; RI 0.5 vs 1.0
     [row] = lesion_errors(patient, predicted)
-    assert row == {"suvmax_error": pytest.approx(0.25), "retention_index_error": pytest.approx(0.5)}
+    assert row == {"suvmax_error": pytest.approx(0.25), "suvmax_bias": pytest.approx(-0.25),
+                   "retention_index_error": pytest.approx(0.5)}
     metrics = patient_metrics(patient, predicted)
     assert metrics["psnr_body"] == pytest.approx(10 * np.log10(PSNR_RANGE_SUV**2 / (4.0 / 32)))
     assert metrics["psnr"] == pytest.approx(10 * np.log10(PSNR_RANGE_SUV**2 / (4.0 / 128)))

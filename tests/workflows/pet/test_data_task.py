@@ -11,12 +11,12 @@ import pytest
 from nmkit.engine import train
 from nmkit.engine.config import DEFAULTS, merge
 from nmkit.errors import InputError
-from nmkit.workflows.pet.data import (SUV_SCALE, SlicePairs, check_pair, folder_patients, slice_pairs,
-                                      split_patients)
+from nmkit.workflows.pet.data import (SUV_SCALE, PatientPair, SlicePairs, check_pair, folder_patients,
+                                      slice_lesions, slice_pairs, split_patients)
 import torch
 
 from nmkit.workflows.pet.task import (ImagePool, fit_linear_scaling, focal_uptake, gan_settings, identity_baseline,
-                                    linear_baseline, linear_decay)
+                                    linear_baseline, linear_decay, pix2pix_l1)
 
 
 def test_split_is_by_patient_and_complete():
@@ -36,6 +36,32 @@ def test_slice_pairs_normalise_and_skip_air(fdg_set):
     pairs = SlicePairs(early, delayed)
     x, y = pairs[0]
     assert x.shape == y.shape == (1, 40, 40) and np.allclose(y.numpy()[0], delayed[0])
+
+
+def test_lesion_masks_follow_the_kept_slices():
+    labels = np.zeros((3, 4, 4), np.int16)
+    labels[1:, 1:3, 1:3] = 1
+    labels[2, 2, 2] = 100
+    early = np.where(labels > 0, 1.0, 0.0).astype(np.float32)  # slice 0 is air and is left out
+    with_labels = PatientPair("a", early, early, labels, [{"label": 100}], (5.0, 4.0, 4.0), None)
+    without = with_labels._replace(labels=None, lesions=[])
+    masks = slice_lesions([with_labels, without])
+    assert masks.shape == (4, 4, 4) and masks.dtype == np.float32
+    assert masks.sum() == 1 and masks[1, 2, 2] == 1
+    x, y, m = SlicePairs(*slice_pairs([with_labels, without]), lesions=masks)[1]
+    assert x.shape == y.shape == m.shape == (1, 4, 4) and m[0, 2, 2] == 1
+
+
+def test_lesion_weight_adds_the_mean_error_over_lesion_voxels():
+    y = torch.zeros(2, 1, 4, 4)
+    fake = torch.full_like(y, 0.1)
+    fake[0, 0, 1, 1] = 1.1  # the one lesion voxel is 1.0 too high
+    lesions = torch.zeros_like(y)
+    lesions[0, 0, 1, 1] = 1.0
+    plain = pix2pix_l1(fake, y, y)
+    assert float(plain) == pytest.approx((31 * 0.1 + 1.1) / 32)
+    assert float(pix2pix_l1(fake, y, y, lesions=lesions, lesion_weight=0.5)) == pytest.approx(float(plain) + 0.5 * 1.1)
+    assert float(pix2pix_l1(fake, y, y, lesions=torch.zeros_like(y), lesion_weight=0.5)) == pytest.approx(float(plain))
 
 
 def test_mismatched_pairs_are_refused():
@@ -67,7 +93,7 @@ def test_unknown_method_is_refused():
 def test_one_epoch_trains_and_exports_the_generator(tmp_path, method):
     config = merge(DEFAULTS, {
         "workflow": "pet", "seed": 0, "model": {"name": "pet-unet-generator", "base": 4, "depth": 3, "residual": True},
-        "gan": {"method": method, "focal_weight": 30.0, "discriminator": {"base": 4}},
+        "gan": {"method": method, "focal_weight": 30.0, "lesion_weight": 0.3, "discriminator": {"base": 4}},
         "data": {"phantom": {"n": 3, "size": 40, "pixel_mm": 10.6912, "slices": 8, "slice_mm": 10.0},
                  "batch_size": 4},
         "optim": {"lr": 2e-4, "decay_epochs": 1},

@@ -109,35 +109,52 @@ def slice_pairs(patients: list[PatientPair]) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate(early) / SUV_SCALE).astype(np.float32), (np.concatenate(delayed) / SUV_SCALE).astype(np.float32)
 
 
+def slice_lesions(patients: list[PatientPair]) -> np.ndarray:
+    """Lesion masks (N, H, W) float32 of the slices :func:`slice_pairs` keeps: 1 on lesion voxels of the label map,
+    0 elsewhere and for patients without one."""
+    from nmkit.phantoms.fdg import LESION_LABEL_BASE
+    masks = []
+    for p in patients:
+        keep = (p.early > BODY_SUV).any(axis=(1, 2))
+        masks.append(p.labels[keep] >= LESION_LABEL_BASE if p.labels is not None else np.zeros_like(p.early[keep]))
+    return np.concatenate(masks).astype(np.float32)
+
+
 class SlicePairs(Dataset):
     """(early (1, H, W), delayed (1, H, W)) tensors; ``paired=False`` draws the delayed slice at random
     (CycleGAN's unpaired training), from the torch RNG so a seeded run repeats."""
 
-    def __init__(self, early: np.ndarray, delayed: np.ndarray, paired: bool = True):
+    def __init__(self, early: np.ndarray, delayed: np.ndarray, paired: bool = True, lesions: np.ndarray | None = None):
         self.early = torch.from_numpy(np.ascontiguousarray(early))
         self.delayed = torch.from_numpy(np.ascontiguousarray(delayed))
         self.paired = paired
+        self.lesions = None if lesions is None else torch.from_numpy(np.ascontiguousarray(lesions))
 
     def __len__(self) -> int:
         return len(self.early)
 
     def __getitem__(self, i: int):
         j = i if self.paired else int(torch.randint(len(self.delayed), (1,)))
+        if self.lesions is not None:
+            return self.early[i][None], self.delayed[j][None], self.lesions[i][None]
         return self.early[i][None], self.delayed[j][None]
 
 
 class PETDataModule(TrainValDataModule):
     """Train and validation slices of the patient-level split (test patients are never loaded into training)."""
 
-    def __init__(self, data: dict[str, Any], seed: int, paired: bool = True):
+    def __init__(self, data: dict[str, Any], seed: int, paired: bool = True, lesions: bool = False):
         super().__init__(data, seed)
         self.paired = paired
+        self.lesions = lesions
 
     def setup(self, stage: str | None = None) -> None:
         patients = load_patients(self.data, self.seed)
         if len(patients) < 3:
             raise InputError("data", f"needs at least 3 patients for a train/val/test split, not {len(patients)}")
         parts = split_patients(len(patients), self.seed, tuple(self.data.get("split", SPLIT)))
-        self.train_set = SlicePairs(*slice_pairs([patients[i] for i in parts["train"]]), paired=self.paired)
+        train = [patients[i] for i in parts["train"]]
+        self.train_set = SlicePairs(*slice_pairs(train), paired=self.paired,
+                                    lesions=slice_lesions(train) if self.lesions else None)
         self.val_set = SlicePairs(*slice_pairs([patients[i] for i in parts["val"]]))
 

@@ -31,7 +31,8 @@ def body_mask(patient: PatientPair) -> np.ndarray:
 
 
 def lesion_errors(patient: PatientPair, predicted: np.ndarray) -> list[dict[str, float]]:
-    """Per lesion: relative SUVmax error |pred - delayed| / delayed and absolute retention-index error."""
+    """Per lesion: relative SUVmax error |pred - delayed| / delayed, its sign kept (bias), and the absolute
+    retention-index error."""
     if patient.labels is None:
         return []
     rows = []
@@ -40,7 +41,7 @@ def lesion_errors(patient: PatientPair, predicted: np.ndarray) -> list[dict[str,
         early, delayed, pred = (float(v[inside].max()) for v in (patient.early, patient.delayed, predicted))
         if early <= 0 or delayed <= 0:
             continue
-        rows.append({"suvmax_error": abs(pred - delayed) / delayed,
+        rows.append({"suvmax_error": abs(pred - delayed) / delayed, "suvmax_bias": (pred - delayed) / delayed,
                      "retention_index_error": abs((pred - early) / early - (delayed - early) / early)})
     return rows
 
@@ -76,7 +77,7 @@ def evaluate_patients(test: list[PatientPair], methods: dict[str, Any], fid_weig
         summary["fid"] = fid(real, _fid_images(predictions, test), extractor)
         summary["fid_extractor"] = extractor_name
         summary["n_lesions"] = len(lesions)
-        for key in ("suvmax_error", "retention_index_error"):
+        for key in ("suvmax_error", "suvmax_bias", "retention_index_error"):
             summary[f"lesion_{key}_median"] = float(np.median([r[key] for r in lesions])) if lesions else None
         results[name] = summary | {"predictions": predictions}
     return results
@@ -112,6 +113,7 @@ def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | P
         "model": loaded[0][1]["model_path"], "method": headline, "psnr": main["psnr"], "psnr_body": main["psnr_body"],
         "ssim": main["ssim"], "nrmse": main["nrmse"], "fid": main["fid"], "fid_extractor": main["fid_extractor"],
         "lesion_suvmax_error_median": main["lesion_suvmax_error_median"],
+        "lesion_suvmax_bias_median": main["lesion_suvmax_bias_median"],
         "lesion_retention_index_error_median": main["lesion_retention_index_error_median"],
         "identity_psnr_body": results["identity"]["psnr_body"], "linear_psnr_body": results["linear"]["psnr_body"],
         "linear_coefficients": list(coefficients), "psnr_data_range_suv": PSNR_RANGE_SUV,
