@@ -122,7 +122,8 @@ def main() -> None:
     result = evaluate_folder(data, [pix2pix, cyclegan], RESULTS / "pet", args.fid_weights)
     patients = folder_patients(data)
     test = [p for p in patients if p.name in result["test_patients"]]
-    ratio = population_ratio([patients[i] for i in split_patients(len(patients), int(config["seed"]), tuple(config["data"]["split"]))["train"]])
+    train_part = split_patients(len(patients), int(config["seed"]), tuple(config["data"]["split"]))["train"]
+    ratio = population_ratio([patients[i] for i in train_part])
     result |= {"phantom_patients_per_s": phantom_rate(), "train_s": {"pix2pix": pix2pix_s, "cyclegan": cyclegan_s},
                "lesion_suvmax_error_floor": scaled_error(test), "population_ratio": ratio,
                "lesion_suvmax_error_population_ratio": scaled_error(test, ratio), "machine": started_on,

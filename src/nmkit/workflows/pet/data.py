@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import read_nifti
-from nmkit.phantoms.fdg import FDGSpec, generate_fdg_patients, read_fdg_manifest
+from nmkit.phantoms.fdg import LESION_LABEL_BASE, FDGSpec, generate_fdg_patients, read_fdg_manifest
 
 SUV_SCALE = 10.0
 """The stated SUV normalisation: networks see SUV / 10 (no clipping), so SUV 10 is 1.0."""
@@ -99,11 +99,16 @@ def load_patients(data: dict[str, Any], seed: int) -> list[PatientPair]:
     raise InputError("data", "needs 'root' (a folder from `nmkit pet synth`) or 'phantom' (n and FDGSpec fields)")
 
 
+def body_slices(patient: PatientPair) -> np.ndarray:
+    """Which axial slices hold body (an early voxel above :data:`BODY_SUV`): the slices training uses."""
+    return (patient.early > BODY_SUV).any(axis=(1, 2))
+
+
 def slice_pairs(patients: list[PatientPair]) -> tuple[np.ndarray, np.ndarray]:
     """(early, delayed) axial slices (N, H, W) in SUV / SUV_SCALE, slices without body left out."""
     early, delayed = [], []
     for p in patients:
-        keep = (p.early > BODY_SUV).any(axis=(1, 2))
+        keep = body_slices(p)
         early.append(p.early[keep])
         delayed.append(p.delayed[keep])
     return (np.concatenate(early) / SUV_SCALE).astype(np.float32), (np.concatenate(delayed) / SUV_SCALE).astype(np.float32)
@@ -112,10 +117,9 @@ def slice_pairs(patients: list[PatientPair]) -> tuple[np.ndarray, np.ndarray]:
 def slice_lesions(patients: list[PatientPair]) -> np.ndarray:
     """Lesion masks (N, H, W) float32 of the slices :func:`slice_pairs` keeps: 1 on lesion voxels of the label map,
     0 elsewhere and for patients without one."""
-    from nmkit.phantoms.fdg import LESION_LABEL_BASE
     masks = []
     for p in patients:
-        keep = (p.early > BODY_SUV).any(axis=(1, 2))
+        keep = body_slices(p)
         masks.append(p.labels[keep] >= LESION_LABEL_BASE if p.labels is not None else np.zeros_like(p.early[keep]))
     return np.concatenate(masks).astype(np.float32)
 

@@ -156,7 +156,7 @@ class Pix2PixTask(_TranslationTask):
         gan = self.hparams.gan
         loss_l1 = pix2pix_l1(fake, y, x, float(gan.get("focal_weight", 0.0)), lesions[0] if lesions else None,
                              float(gan.get("lesion_weight", 0.0)))
-        loss_g = loss_gan + float(self.hparams.gan["lambda_l1"]) * loss_l1
+        loss_g = loss_gan + float(gan["lambda_l1"]) * loss_l1
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         opt_g.step()
