@@ -1,4 +1,5 @@
-"""FDG kinetic phantom: compartment model, wash-in/wash-out, determinism, NIfTI set and manifest."""
+"""FDG kinetic phantom: compartment model, wash-in/wash-out, determinism, the noise-free delayed volume, NIfTI set
+and manifest."""
 
 from __future__ import annotations
 
@@ -59,6 +60,18 @@ def test_same_seed_same_patients_and_prefix():
     assert not np.array_equal(a[0].early, generate_fdg_patients(SMALL, 1, seed=6)[0].early)
     assert set(np.unique(a[0].labels)) >= {0, TISSUES["soft_tissue"], TISSUES["liver"]}
 
+
+
+def test_noise_free_delayed_is_the_noisy_one_without_its_noise():
+    plain = generate_fdg_patients(SMALL, 1, seed=5)[0]
+    patient = generate_fdg_patients(SMALL, 1, seed=5, noise_free=True)[0]
+    assert plain.delayed_noise_free is None
+    assert np.array_equal(patient.early, plain.early) and np.array_equal(patient.delayed, plain.delayed)
+    truth = patient.delayed_noise_free
+    assert truth.shape == patient.delayed.shape and truth.dtype == np.float32 and truth.min() >= 0
+    body = patient.labels > 0
+    noise = (patient.delayed - truth)[body]
+    assert abs(noise.mean()) < 0.02 * truth[body].mean() and noise.std() > 0.05 * truth[body].mean()
 
 def test_write_set_is_byte_identical_with_manifest(tmp_path):
     write_fdg_set(tmp_path / "a", SMALL, 2, seed=1)

@@ -137,7 +137,9 @@ class Lesion:
 
 @dataclass
 class FDGPatient:
-    """Early and delayed SUVbw volumes (slices, H, W) float32, the label map (int16) and the lesions."""
+    """Early and delayed SUVbw volumes (slices, H, W) float32, the label map (int16) and the lesions;
+    ``delayed_noise_free`` (when asked for) is the delayed volume without Poisson noise: blurred and
+    post-filtered, what a perfect predictor would give."""
 
     early: np.ndarray
     delayed: np.ndarray
@@ -145,6 +147,7 @@ class FDGPatient:
     lesions: list[Lesion]
     tissue_suv: dict[str, tuple[float, float]]
     fwhm_mm: float
+    delayed_noise_free: np.ndarray | None = None
 
 
 def plasma_input(t_min: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -264,18 +267,22 @@ def _add_lesions(spec: FDGSpec, rng: np.random.Generator, labels: np.ndarray,
     return placed
 
 
+def _post_filter(volume: np.ndarray) -> np.ndarray:
+    return ndimage.gaussian_filter(volume, POST_FILTER_VOXELS, mode="constant").astype(np.float32)
+
+
 def _image(spec: FDGSpec, rng: np.random.Generator, suv_map: np.ndarray, window: tuple[float, float],
-           fwhm_mm: float) -> np.ndarray:
+           fwhm_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The noisy frame and the blurred activity it was drawn from (not post-filtered)."""
     sigma = [fwhm_mm / 2.3548 / d for d in spec.spacing]
     blurred = np.maximum(ndimage.gaussian_filter(suv_map, sigma, mode="constant"), 0.0)
     minutes = window[1] - window[0]
     decay = 2.0 ** (-(window[0] + window[1]) / 2 / F18_HALF_LIFE_MIN)
     per_suv = spec.counts_per_suv_min * minutes * decay
-    noisy = rng.poisson(blurred * per_suv) / per_suv
-    return ndimage.gaussian_filter(noisy, POST_FILTER_VOXELS, mode="constant").astype(np.float32)
+    return _post_filter(rng.poisson(blurred * per_suv) / per_suv), blurred
 
 
-def _patient(spec: FDGSpec, seed: int, index: int) -> FDGPatient:
+def _patient(spec: FDGSpec, seed: int, index: int, noise_free: bool = False) -> FDGPatient:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
     labels = _anatomy(spec, rng)
     placed = _add_lesions(spec, rng, labels, int(rng.integers(0, spec.max_lesions + 1)))
@@ -288,17 +295,20 @@ def _patient(spec: FDGSpec, seed: int, index: int) -> FDGPatient:
             lookup[code] = tissue_suv[name][phase]
         for (label, *_), suv in zip(placed, lesion_suv):
             lookup[label] = suv[phase]
-        volumes.append(_image(spec, rng, lookup[labels], window, fwhm))
+        volume, blurred = _image(spec, rng, lookup[labels], window, fwhm)  # the delayed one is kept last
+        volumes.append(volume)
     early, delayed = volumes
     lesions = [Lesion(label, centre, diameter, host, round(suv[0], 4), round(suv[1], 4),
                       float(early[labels == label].max()), float(delayed[labels == label].max()))
                for (label, centre, diameter, host), suv in zip(placed, lesion_suv)]
-    return FDGPatient(early, delayed, labels, lesions, tissue_suv, fwhm)
+    return FDGPatient(early, delayed, labels, lesions, tissue_suv, fwhm, _post_filter(blurred) if noise_free else None)
 
 
-def generate_fdg_patients(spec: FDGSpec, n: int, seed: int = 0, *, start: int = 0) -> list[FDGPatient]:
-    """Patients ``start`` .. ``start + n - 1`` of the set made with ``seed``."""
-    return [_patient(spec, int(seed), i) for i in range(start, start + n)]
+def generate_fdg_patients(spec: FDGSpec, n: int, seed: int = 0, *, start: int = 0,
+                          noise_free: bool = False) -> list[FDGPatient]:
+    """Patients ``start`` .. ``start + n - 1`` of the set made with ``seed``; ``noise_free`` keeps each one's
+    delayed volume without noise too (the same bytes otherwise)."""
+    return [_patient(spec, int(seed), i, noise_free) for i in range(start, start + n)]
 
 
 def write_fdg_set(out_dir: str | Path, spec: FDGSpec, n: int, seed: int = 0,
