@@ -1,5 +1,5 @@
-"""The shared U-Net generator (plain and residual) and the 70 x 70 PatchGAN: shapes, gradients, registry, bundle
-round trip."""
+"""The shared U-Net generator (plain, residual and non-negative) and the 70 x 70 PatchGAN: shapes, gradients,
+registry, bundle round trip."""
 
 from __future__ import annotations
 
@@ -52,3 +52,14 @@ def test_bundle_round_trip(tmp_path):
     loaded, info = load_bundle(tmp_path / "g.pt")
     x = torch.rand(1, 1, 32, 32)
     assert torch.equal(loaded(x), generator(x)) and info["model_name"] == "pet-unet-generator"
+
+
+def test_nonnegative_generator_ends_in_a_relu():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 32) - 0.5
+    plain = create_model("pet-unet-generator", base=4, depth=3).eval()
+    clipped = create_model("pet-unet-generator", base=4, depth=3, nonnegative=True).eval()
+    clipped.load_state_dict(plain.state_dict())
+    assert torch.equal(clipped(x), plain(x).clamp(min=0)) and (plain(x) < 0).any()
+    residual = create_model("pet-unet-generator", base=4, depth=3, residual=True, nonnegative=True)
+    assert torch.equal(residual(x), x.clamp(min=0))

@@ -3,6 +3,7 @@
 The generator works on SUV / :data:`nmkit.workflows.pet.data.SUV_SCALE` slices; its output is linear (SUV is
 not bounded above, so pix2pix's tanh is left out). With ``residual`` it predicts the change from the input
 (output = input + U-Net), its last layer zeroed so training starts from the identity baseline (delayed = early).
+With ``nonnegative`` the output passes a ReLU, so training sees the non-negative SUV that inference gives.
 Inputs must be divisible by 2^depth (the analysis pads).
 """
 
@@ -25,10 +26,11 @@ def _norm(kind: str, channels: int) -> nn.Module:
 class UNetGenerator(nn.Module):
     """The pix2pix U-Net: ``depth`` stride-2 4x4 conv downs (LeakyReLU 0.2) and transposed-conv ups (ReLU)
     with skip connections; channels ``base`` x (1, 2, 4, 8, 8, ...); dropout 0.5 in the 3 innermost ups;
-    ``residual`` adds the input to the output (in and out channels equal) and starts as the identity."""
+    ``residual`` adds the input to the output (in and out channels equal) and starts as the identity;
+    ``nonnegative`` ends in a ReLU."""
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, base: int = 64, depth: int = 7,
-                 norm: str = "batch", dropout: float = 0.5, residual: bool = False):
+                 norm: str = "batch", dropout: float = 0.5, residual: bool = False, nonnegative: bool = False):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be >= 2, not {depth}")
@@ -36,6 +38,7 @@ class UNetGenerator(nn.Module):
             raise ValueError("a residual generator needs as many output channels as input channels")
         self.depth = depth
         self.residual = residual
+        self.nonnegative = nonnegative
         widths = [base * min(2**i, 8) for i in range(depth)]
         self.downs = nn.ModuleList()
         for i, width in enumerate(widths):
@@ -68,7 +71,8 @@ class UNetGenerator(nn.Module):
         out = self.ups[0](skips.pop())
         for up in self.ups[1:]:
             out = up(torch.cat([out, skips.pop()], dim=1))
-        return x + out if self.residual else out
+        out = x + out if self.residual else out
+        return torch.relu(out) if self.nonnegative else out
 
 
 class PatchDiscriminator(nn.Module):
@@ -102,10 +106,12 @@ def receptive_field(layers: int = 3) -> int:
 
 @register_model("pet-unet-generator")
 def pet_unet_generator(base: int = 64, depth: int = 7, norm: str = "batch", dropout: float = 0.5,
-                       residual: bool = False) -> nn.Module:
+                       residual: bool = False, nonnegative: bool = False) -> nn.Module:
     """The generator shared by pix2pix and CycleGAN (early SUV slice -> delayed); base 64, depth 7 for 128 px
-    as the study's pix2pix; a CPU-sized variant is e.g. base 16, depth 5; ``residual`` learns the change only."""
-    return UNetGenerator(1, 1, base=base, depth=depth, norm=norm, dropout=dropout, residual=residual)
+    as the study's pix2pix; a CPU-sized variant is e.g. base 16, depth 5; ``residual`` learns the change only;
+    ``nonnegative`` ends in a ReLU."""
+    return UNetGenerator(1, 1, base=base, depth=depth, norm=norm, dropout=dropout, residual=residual,
+                         nonnegative=nonnegative)
 
 
 @register_model("pet-patchgan")
