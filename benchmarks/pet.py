@@ -9,7 +9,7 @@ benchmarks/results/pet-data, so `evaluate` sees the patient-level split the mode
 scores its test patients only. Writes the `pet` section of BENCHMARKS.md and benchmarks/results/pet.json.
 
 The six test patients hold only about a dozen lesions, so lesion errors are also measured on an independent
-set of phantom patients (seed LESION_SEED, never trained on). The lesion floor scales each lesion's early SUVmax
+set of phantom patients (seed INDEPENDENT_SEED, never trained on or chosen on). The lesion floor scales each lesion's early SUVmax
 by its true kinetic ratio (delayed / early SUV of the lesion tissue, known only in phantoms): the SUVmax error
 that noise and partial volume leave even then. With --install the pix2pix generator and its MODEL_CARD.md go
 to src/nmkit/workflows/pet/default_model/.
@@ -33,17 +33,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import install_models, machine, write_section  # noqa: E402
 
 from nmkit.engine import load_config, train  # noqa: E402
-from nmkit.phantoms.fdg import FDGSpec, generate_fdg_patients, write_fdg_set  # noqa: E402
+from nmkit.phantoms.fdg import TISSUES, FDGSpec, generate_fdg_patients, write_fdg_set  # noqa: E402
 from nmkit.models import load_bundle  # noqa: E402
 from nmkit.workflows.pet.analyse import predict_volume  # noqa: E402
-from nmkit.workflows.pet.data import PatientPair, folder_patients, phantom_patients, split_patients  # noqa: E402
-from nmkit.workflows.pet.evaluate import evaluate_folder, lesion_errors  # noqa: E402
+from nmkit.workflows.pet.data import PatientPair, folder_patients, split_patients  # noqa: E402
+from nmkit.workflows.pet.evaluate import evaluate_folder, lesion_errors, patient_metrics  # noqa: E402
 from nmkit.workflows.pet.task import identity_baseline, linear_baseline  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGET = ROOT / "src" / "nmkit" / "workflows" / "pet" / "default_model"
-LESION_SEED = 515151
-LESION_PATIENTS = 30
+INDEPENDENT_SEED = 515151
+INDEPENDENT_PATIENTS = 30
 
 
 def phantom_rate(n: int = 3) -> float:
@@ -75,22 +75,63 @@ def population_ratio(patients: list[PatientPair]) -> float:
     return float(np.median(delayed / early))
 
 
-def lesion_check(phantom: dict, bundles: dict[str, Path], coefficients: list[float], ratio: float) -> dict[str, object]:
-    """Median lesion SUVmax and retention-index errors of every method on LESION_PATIENTS independent standard
-    phantom patients (0-5 lesions) on the grid of the config's ``phantom`` section; the floor, and the
-    population-ratio reference (each lesion's early SUVmax times the training lesions' median ``ratio``)."""
-    standard = phantom | {"n": LESION_PATIENTS, "max_lesions": FDGSpec().max_lesions}  # whatever was trained on
-    patients = phantom_patients(standard, LESION_SEED)
+def truth_patients(spec: FDGSpec, seed: int, indices: list[int]) -> list[tuple[PatientPair, np.ndarray]]:
+    """Patients ``indices`` of the phantom set made with ``seed``, each with its noise-free delayed volume."""
+    pairs = []
+    for i in indices:
+        p = generate_fdg_patients(spec, 1, seed, start=i, noise_free=True)[0]
+        pairs.append((PatientPair(f"patient_{i:05d}", p.early, p.delayed, p.labels, [vars(x) for x in p.lesions],
+                                  spec.spacing, None), p.delayed_noise_free))
+    return pairs
+
+
+def scores(patients: list[PatientPair], predictions: list[np.ndarray]) -> dict[str, float]:
+    """Mean PSNR in the body and SSIM; median lesion SUVmax error, its bias and the retention-index error."""
+    metrics = [patient_metrics(p, pred) for p, pred in zip(patients, predictions)]
+    errors = [e for p, pred in zip(patients, predictions) for e in lesion_errors(p, pred)]
+    return {"psnr_body": float(np.mean([m["psnr_body"] for m in metrics])),
+            "ssim": float(np.mean([m["ssim"] for m in metrics])),
+            **{f"{key}_median": float(np.median([e[key] for e in errors]))
+               for key in ("suvmax_error", "suvmax_bias", "retention_index_error")}}
+
+
+def tissue_bias(pairs: list[tuple[PatientPair, np.ndarray]], predictions: list[np.ndarray]) -> dict[str, float]:
+    """Per tissue, the mean over patients of the relative error of its mean SUV against the noise-free delayed."""
+    return {name: float(np.mean([pred[p.labels == code].mean() / truth[p.labels == code].mean() - 1
+                                 for (p, truth), pred in zip(pairs, predictions) if (p.labels == code).any()]))
+            for name, code in TISSUES.items()}
+
+
+def noise_free_reference(spec: FDGSpec, seed: int, names: list[str]) -> dict[str, float]:
+    """PSNR, SSIM, NRMSE and lesion SUVmax error of the noise-free delayed volumes of the test patients ``names``
+    (patient_00005: index 5 of the set made with ``seed``) against their noisy ones: a perfect predictor."""
+    pairs = truth_patients(spec, seed, [int(name.split("_")[-1]) for name in names])
+    patients, truths = [p for p, _ in pairs], [truth for _, truth in pairs]
+    metrics = [patient_metrics(p, truth) for p, truth in pairs]
+    return {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]} | {
+        "lesion_suvmax_error_median": scores(patients, truths)["suvmax_error_median"]}
+
+
+def independent_check(phantom: dict, bundles: dict[str, Path], coefficients: list[float], ratio: float
+                      ) -> dict[str, object]:
+    """PSNR in the body, SSIM, the lesion errors and each tissue's mean SUV bias of every method (and the first
+    three of the noise-free delayed volume) on
+    INDEPENDENT_PATIENTS standard phantom patients (0-5 lesions) on the grid of the config's ``phantom`` section,
+    never trained on or chosen on; the lesion floor, and the population-ratio reference (each lesion's early
+    SUVmax times the training lesions' median ``ratio``)."""
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in phantom.items() if k != "n"}
+    spec = dataclasses.replace(FDGSpec(), **options | {"max_lesions": FDGSpec().max_lesions})  # whatever was trained on
+    pairs = truth_patients(spec, INDEPENDENT_SEED, list(range(INDEPENDENT_PATIENTS)))
+    patients = [p for p, _ in pairs]
     methods = {name: (lambda early, model=load_bundle(path)[0]: predict_volume(model, early))
                for name, path in bundles.items()}
     methods |= {"identity": identity_baseline, "linear": lambda early: linear_baseline(early, tuple(coefficients))}
     rows = {}
     for name, predict in methods.items():
-        errors = [e for p in patients for e in lesion_errors(p, predict(p.early))]
-        rows[name] = {"suvmax_error_median": float(np.median([e["suvmax_error"] for e in errors])),
-                      "suvmax_bias_median": float(np.median([e["suvmax_bias"] for e in errors])),
-                      "retention_index_error_median": float(np.median([e["retention_index_error"] for e in errors]))}
-    return {"seed": LESION_SEED, "patients": LESION_PATIENTS, "lesions": sum(len(p.lesions) for p in patients),
+        predictions = [predict(p.early) for p in patients]
+        rows[name] = scores(patients, predictions) | {"tissue_bias": tissue_bias(pairs, predictions)}
+    rows["noise-free delayed"] = scores(patients, [truth for _, truth in pairs])
+    return {"seed": INDEPENDENT_SEED, "patients": INDEPENDENT_PATIENTS, "lesions": sum(len(p.lesions) for p in patients),
             "floor": scaled_error(patients), "population_ratio": scaled_error(patients, ratio), "methods": rows}
 
 
@@ -127,8 +168,9 @@ def main() -> None:
     result |= {"phantom_patients_per_s": phantom_rate(), "train_s": {"pix2pix": pix2pix_s, "cyclegan": cyclegan_s},
                "lesion_suvmax_error_floor": scaled_error(test), "population_ratio": ratio,
                "lesion_suvmax_error_population_ratio": scaled_error(test, ratio), "machine": started_on,
-               "lesion_check": lesion_check(phantom, {"pix2pix": pix2pix, "cyclegan": cyclegan},
-                                            result["linear_coefficients"], ratio)}
+               "noise_free": noise_free_reference(spec, int(config["seed"]), result["test_patients"]),
+               "independent": independent_check(phantom, {"pix2pix": pix2pix, "cyclegan": cyclegan},
+                                                result["linear_coefficients"], ratio)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pet.json").write_text(json.dumps(result, indent=2, default=str))
     text = render(result)
@@ -147,12 +189,20 @@ def signed(value: float | None) -> str:
 
 
 def render(result: dict) -> str:
-    check = result["lesion_check"]
-    rows = "\n".join(
-        f"| {m['method']} | {m['psnr']:.2f} | {m['psnr_body']:.2f} | {m['ssim']:.3f} | {m['nrmse']:.3f} | {m['fid']:.3g} | "
-        f"{percent(m['lesion_suvmax_error_median'])} | {percent(check['methods'][m['method']]['suvmax_error_median'])} | "
-        f"{signed(check['methods'][m['method']]['suvmax_bias_median'])} | "
-        f"{percent(check['methods'][m['method']]['retention_index_error_median'])} |" for m in result["methods"])
+    check = result["independent"]
+    truth = result["noise_free"]
+    test_rows = "\n".join(
+        f"| {m['method']} | {m['psnr']:.2f} | {m['psnr_body']:.2f} | {m['ssim']:.4f} | {m['nrmse']:.3f} | {m['fid']:.3g} | "
+        f"{percent(m['lesion_suvmax_error_median'])} |" for m in result["methods"])
+    test_rows += (f"\n| *noise-free delayed* | {truth['psnr']:.2f} | {truth['psnr_body']:.2f} | {truth['ssim']:.4f} | "
+                  f"{truth['nrmse']:.3f} | - | {percent(truth['lesion_suvmax_error_median'])} |")
+    independent_rows = "\n".join(
+        f"| {name if name in by_method(result) else '*' + name + '*'} | {m['psnr_body']:.2f} | {m['ssim']:.4f} | "
+        f"{percent(m['suvmax_error_median'])} | {signed(m['suvmax_bias_median'])} | "
+        f"{percent(m['retention_index_error_median'])} |" for name, m in check["methods"].items())
+    tissues = list(TISSUES)
+    bias_rows = "\n".join(f"| {name} | " + " | ".join(signed(m["tissue_bias"][t]) for t in tissues) + " |"
+                           for name, m in check["methods"].items() if "tissue_bias" in m)
     epochs = {k: load_config(ROOT / "configs" / f"pet-{k}-fast.yaml")["trainer"]["max_epochs"]
               for k in result["train_s"]}
     times = ", ".join(f"{k} {v / 60:.1f} min ({epochs[k]} epochs)" for k, v in result["train_s"].items()
@@ -160,14 +210,37 @@ def render(result: dict) -> str:
     return f"""## pet: early to delayed FDG PET
 
 `.venv/bin/python benchmarks/pet.py` on {result['machine']}.
-Test set: {result['n_test_patients']} phantom patients of the fast configs' patient-level split
-({', '.join(result['test_patients'])}); PSNR data range {result['psnr_data_range_suv']:g} SUV; FID extractor:
-{result['fid_extractor']}. Training time (fast configs): {times}. Phantom: {result['phantom_patients_per_s']:.2f}
-patients/s at 128 x 128 x 176.
+PSNR data range {result['psnr_data_range_suv']:g} SUV; FID extractor: {result['fid_extractor']}. Training time (fast
+configs): {times}. Phantom: {result['phantom_patients_per_s']:.2f} patients/s at 128 x 128 x 176.
 
-Lesions: {result['methods'][0]['n_lesions']} in the test patients, and {check['lesions']} in {check['patients']} independent
-phantom patients (seed {check['seed']}, never trained on). Two lesion-level references, which are told where each
-lesion is:
+*noise-free delayed* is the phantom's delayed volume before its Poisson noise (blurred and post-filtered), scored
+against the noisy delayed scans like the methods: what a perfect predictor would score, since nothing can predict
+the delayed scan's own noise.
+
+Test set: the {result['n_test_patients']} phantom patients of the fast configs' patient-level split
+({', '.join(result['test_patients'])}), {result['methods'][0]['n_lesions']} lesions.
+
+| method | PSNR dB | PSNR body dB | SSIM | NRMSE | FID | lesion SUVmax error |
+|---|---|---|---|---|---|---|
+{test_rows}
+
+Independent set: {check['patients']} standard phantom patients (seed {check['seed']}, 0-5 lesions, {check['lesions']} lesions), never
+trained on and never used to choose a config.
+
+| method | PSNR body dB | SSIM | lesion SUVmax error | lesion SUVmax bias | retention-index error |
+|---|---|---|---|---|---|
+{independent_rows}
+
+Mean SUV of each tissue (its label-map voxels) against the noise-free delayed volume's, relative, averaged over
+the independent patients:
+
+| method | {' | '.join(t.replace('_', ' ') for t in tissues)} |
+|---|{'---|' * len(tissues)}
+{bias_rows}
+
+Lesion errors are medians of |predicted - delayed| / delayed SUVmax; the bias is the median of the signed
+error (below 0: lesion uptake predicted too low); the retention-index error is absolute (RI = SUVmax delayed /
+SUVmax early - 1). Two more lesion references, early-only predictors that are told where each lesion is:
 - the floor, each lesion's early SUVmax times its own true kinetic ratio (known only in phantoms): median SUVmax
   error {percent(result['lesion_suvmax_error_floor'])} on the test lesions, {percent(check['floor'])} on the independent ones. That is what the
   noise of the two scans alone leaves;
@@ -175,24 +248,21 @@ lesion is:
   ratio ({result['population_ratio']:.3f}): {percent(result['lesion_suvmax_error_population_ratio'])} on the test lesions, {percent(check['population_ratio'])} on the independent ones. One early
   scan cannot show how much a lesion will retain, so an early-only predictor can hardly beat this.
 
-| method | PSNR dB | PSNR body dB | SSIM | NRMSE | FID | lesion SUVmax error, test | lesion SUVmax error, independent | lesion SUVmax bias, independent | retention-index error, independent |
-|---|---|---|---|---|---|---|---|---|---|
-{rows}
-
-Lesion errors are medians of |predicted - delayed| / delayed SUVmax; the bias is the median of the signed
-error (below 0: lesion uptake predicted too low); the retention-index error is absolute (RI = SUVmax delayed /
-SUVmax early - 1).
-
 {targets(result)}
 """
 
 
+def by_method(result: dict) -> dict[str, dict]:
+    return {m["method"]: m for m in result["methods"]}
+
+
 def targets(result: dict) -> str:
     """The issue's targets, each with its measured figure."""
-    by = {m["method"]: m for m in result["methods"]}
+    by = by_method(result)
     p2p, cyc, ident = by["pix2pix"], by["cyclegan"], by["identity"]
-    lesion = result["lesion_check"]["methods"]["pix2pix"]["suvmax_error_median"]
-    reference = result["lesion_check"]["population_ratio"]
+    independent = result["independent"]["methods"]
+    lesion = independent["pix2pix"]["suvmax_error_median"]
+    reference = result["independent"]["population_ratio"]
     slowest = max((v for v in result["train_s"].values() if v is not None), default=None)
 
     def mark(ok: bool) -> str:
@@ -201,7 +271,8 @@ def targets(result: dict) -> str:
     lines = ["Targets:",
              f"- pix2pix beats CycleGAN on PSNR: {mark(p2p['psnr'] > cyc['psnr'])} ({p2p['psnr']:.2f} vs {cyc['psnr']:.2f} dB); "
              f"on SSIM: {mark(p2p['ssim'] > cyc['ssim'])} ({p2p['ssim']:.4f} vs {cyc['ssim']:.4f}; copying the early scan: "
-             f"{ident['ssim']:.4f}).",
+             f"{ident['ssim']:.4f}; on the independent set {independent['pix2pix']['ssim']:.4f} vs "
+             f"{independent['cyclegan']['ssim']:.4f}, {mark(independent['pix2pix']['ssim'] > independent['cyclegan']['ssim'])}).",
              f"- pix2pix beats the identity by >= 3 dB PSNR in the body: {mark(p2p['psnr_body'] - ident['psnr_body'] >= 3)} "
              f"({p2p['psnr_body'] - ident['psnr_body']:+.1f} dB).",
              f"- Median lesion SUVmax error <= 10 %: {mark(lesion <= 0.10)} ({percent(lesion)} on the independent lesions). "
@@ -224,13 +295,20 @@ def lesion_limit(check: dict) -> str:
             f"found first, errs by {percent(check['population_ratio'])}.")
 
 
+def tissue_limit(bias: dict[str, float]) -> str:
+    """The card's line on organ uptake: the tissues whose mean SUV is furthest off."""
+    worst = sorted(bias, key=lambda t: -abs(bias[t]))[:3]
+    return ("- Organ uptake is not exact: mean SUV " + ", ".join(f"{t.replace('_', ' ')} {signed(bias[t])}" for t in worst)
+            + "\n  against the noise-free delayed phantoms (BENCHMARKS.md has every tissue).")
+
+
 def card(bundle: Path, result: dict) -> str:
     model, info = load_bundle(bundle)
     cfg = info["config"]
     phantom = cfg["data"]["phantom"]
     main = result["methods"][0]
     identity = next(m for m in result["methods"] if m["method"] == "identity")
-    check = result["lesion_check"]
+    check = result["independent"]
     lesions = check["methods"]
     return f"""# pet-default: the early-to-delayed FDG PET generator shipped with nmkit
 
@@ -251,7 +329,8 @@ patient, and a predicted delayed scan is not a measured one.
 ## Test ({result['n_test_patients']} phantom patients of the split, never trained on)
 
 - PSNR {main['psnr']:.2f} dB (whole slices), {main['psnr_body']:.2f} dB in the body (copying the early scan:
-  {identity['psnr_body']:.2f} dB); SSIM {main['ssim']:.3f}; NRMSE {main['nrmse']:.3f}.
+  {identity['psnr_body']:.2f} dB); SSIM {main['ssim']:.3f}; NRMSE {main['nrmse']:.3f}. The phantoms' noise-free delayed volume,
+  a perfect prediction, scores {result['noise_free']['psnr_body']:.2f} dB in the body and SSIM {result['noise_free']['ssim']:.3f}.
 - Lesions ({check['lesions']} in {check['patients']} independent phantom patients): median SUVmax error
   {percent(lesions['pix2pix']['suvmax_error_median'])} against the measured delayed scan (copying the early scan:
   {percent(lesions['identity']['suvmax_error_median'])}; the floor that noise leaves: {percent(check['floor'])}).
@@ -259,6 +338,7 @@ patient, and a predicted delayed scan is not a measured one.
 ## Limits
 
 {lesion_limit(check)}
+{tissue_limit(lesions['pix2pix']['tissue_bias'])}
 - Phantom anatomy and kinetics only: real tumours, inflammation, brown fat, bowel and urinary activity will
   differ. Never read a lesion's uptake change off a predicted scan.
 - Trained at {phantom['pixel_mm']} mm pixels: volumes on a much finer or coarser grid are outside its training.
