@@ -114,11 +114,10 @@ def noise_free_reference(spec: FDGSpec, seed: int, names: list[str]) -> dict[str
 
 def independent_check(phantom: dict, bundles: dict[str, Path], coefficients: list[float], ratio: float
                       ) -> dict[str, object]:
-    """PSNR in the body, SSIM, the lesion errors and each tissue's mean SUV bias of every method (and the first
-    three of the noise-free delayed volume) on
-    INDEPENDENT_PATIENTS standard phantom patients (0-5 lesions) on the grid of the config's ``phantom`` section,
-    never trained on or chosen on; the lesion floor, and the population-ratio reference (each lesion's early
-    SUVmax times the training lesions' median ``ratio``)."""
+    """On INDEPENDENT_PATIENTS standard phantom patients (0-5 lesions) on the grid of the config's ``phantom``
+    section, never trained on or chosen on: every method's PSNR in the body, SSIM, lesion errors and tissue mean
+    SUV bias, the same but the bias for the noise-free delayed volume, the lesion floor and the population-ratio
+    reference (each lesion's early SUVmax times the training lesions' median ``ratio``)."""
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in phantom.items() if k != "n"}
     spec = dataclasses.replace(FDGSpec(), **options | {"max_lesions": FDGSpec().max_lesions})  # whatever was trained on
     pairs = truth_patients(spec, INDEPENDENT_SEED, list(range(INDEPENDENT_PATIENTS)))
