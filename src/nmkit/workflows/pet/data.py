@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import read_nifti
-from nmkit.phantoms.fdg import LESION_LABEL_BASE, FDGSpec, generate_fdg_patients, read_fdg_manifest
+from nmkit.phantoms.fdg import LESION_LABEL_BASE, FDGPatient, FDGSpec, generate_fdg_patients, read_fdg_manifest
 
 SUV_SCALE = 10.0
 """The stated SUV normalisation: networks see SUV / 10 (no clipping), so SUV 10 is 1.0."""
@@ -81,13 +81,22 @@ def folder_patients(root: str | Path) -> list[PatientPair]:
     return [read_patient(root, record) for record in read_fdg_manifest(root / "manifest.csv")]
 
 
+def phantom_spec(phantom: dict[str, Any]) -> FDGSpec:
+    """The FDGSpec of a config's ``phantom`` section (FDGSpec fields and ``n``)."""
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in phantom.items() if k != "n"}
+    return dataclasses.replace(FDGSpec(), **options)
+
+
+def phantom_pair(index: int, patient: FDGPatient, spec: FDGSpec) -> PatientPair:
+    """Phantom patient ``index`` of a set as a :class:`PatientPair` (named as ``nmkit pet synth`` names it)."""
+    return PatientPair(f"patient_{index:05d}", patient.early, patient.delayed, patient.labels,
+                       [vars(lesion) for lesion in patient.lesions], spec.spacing, None)
+
+
 def phantom_patients(phantom: dict[str, Any], seed: int) -> list[PatientPair]:
     """Patients made in memory from ``phantom`` (FDGSpec fields and ``n``)."""
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in phantom.items() if k != "n"}
-    spec = dataclasses.replace(FDGSpec(), **options)
-    return [PatientPair(f"patient_{i:05d}", p.early, p.delayed, p.labels,
-                        [vars(lesion) for lesion in p.lesions], spec.spacing, None)
-            for i, p in enumerate(generate_fdg_patients(spec, int(phantom["n"]), seed))]
+    spec = phantom_spec(phantom)
+    return [phantom_pair(i, p, spec) for i, p in enumerate(generate_fdg_patients(spec, int(phantom["n"]), seed))]
 
 
 def load_patients(data: dict[str, Any], seed: int) -> list[PatientPair]:
