@@ -28,18 +28,33 @@ app.add_typer(rds_app, name="rds")
 def train(
     config: Path = typer.Argument(..., help="Experiment YAML, e.g. configs/qc-fast.yaml."),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<config name>)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Data folder: an own-data folder (dataset.csv) or a "
+                                        "synth folder; overrides data.root."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="K-fold cross-validation on patient-level folds "
+                                        "(own data): mean and sd of each validation metric."),
     devices: Optional[int] = typer.Option(None, help="Number of devices (processes for DDP on CPU)."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     max_epochs: Optional[int] = typer.Option(None, help="Override trainer.max_epochs."),
     resume: bool = typer.Option(False, help="Continue from RUN/checkpoints/last.ckpt."),
 ) -> None:
-    """Train the experiment described by CONFIG; writes checkpoints, logs/metrics.csv and model.pt."""
+    """Train the experiment described by CONFIG; writes checkpoints, logs/metrics.csv and model.pt.
+
+    An own-data folder is checked first (as `nmkit WORKFLOW dataset check`): any problem stops here, exit 2.
+    """
     from nmkit.engine import load_config
     from nmkit.engine import train as run_training
+    from nmkit.engine.train import train_folds
 
-    cfg = load_config(config)
+    cfg = load_config(config, data=data)
     out = out or Path("runs") / config.stem
-    bundle = run_training(cfg, out, devices=devices, strategy=strategy, resume=resume, max_epochs=max_epochs)
+    if folds is not None:
+        result = train_folds(cfg, out, folds, max_epochs=max_epochs, log=typer.echo)
+        for name, mean in result["mean"].items():
+            typer.echo(f"{name}: {mean:.4f} +/- {result['sd'][name]:.4f} (mean +/- sd over {folds} folds)")
+        typer.echo(f"folds written to {out / 'folds.json'}")
+        return
+    bundle = run_training(cfg, out, devices=devices, strategy=strategy, resume=resume, max_epochs=max_epochs,
+                          log=typer.echo)
     typer.echo(f"model written to {bundle}")
 
 

@@ -49,16 +49,40 @@ def shipped_model(package: str, filename: str) -> Path:
     return Path(str(resources.files(package) / "default_model" / filename))
 
 
+def shipped_models() -> dict[str, Path]:
+    """Every shipped bundle by name (its file name without .pt), from each workflow's ``default_model/``."""
+    from nmkit.workflows import WORKFLOWS
+
+    found = {}
+    for module in WORKFLOWS.values():
+        folder = resources.files(module.__name__) / "default_model"
+        if folder.is_dir():
+            found |= {Path(f.name).stem: Path(str(f)) for f in folder.iterdir() if f.name.endswith(".pt")}
+    return dict(sorted(found.items()))
+
+
+def resolve_model_path(model: str | Path, what: str = "--model") -> Path:
+    """A model given as a path or as a shipped model's name -> its file; InputError when it is neither."""
+    path = Path(model)
+    if path.is_file():
+        return path
+    shipped = shipped_models()
+    if str(model) in shipped:
+        return shipped[str(model)]
+    raise InputError(model, f"is neither a file nor a shipped model ({what}; shipped: {', '.join(shipped)})")
+
+
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
-    """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded.
+    """The bundle at ``path`` (a file or a shipped model's name), else the ``shipped`` default;
+    ``info["model_path"]`` says which was loaded.
 
     With neither, an InputError says no default ``what`` model is shipped yet and how to ``train`` one.
     """
     if path is None and (shipped is None or not shipped.is_file()):
         raise InputError("--model", f"no default {what} model is shipped yet; pass --model PATH (train one with "
                                     f"`{train}`)")
-    chosen = Path(path) if path is not None else shipped
+    chosen = resolve_model_path(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     return model, info
