@@ -104,7 +104,13 @@ def own_dataset(config: dict[str, Any]):
     root = config["data"].get("root")
     if not root or not is_own_data(root):
         return None
-    spec = getattr(_workflow(config["workflow"]), "DATASET", None)
+    workflow = _workflow(config["workflow"])
+    if hasattr(workflow, "dataset_spec"):  # the spec depends on the config (rds: data.label_column), or the
+        spec = workflow.dataset_spec(config["data"])  # workflow reads this dataset.csv its own way (None)
+        if spec is None:
+            return None
+    else:
+        spec = getattr(workflow, "DATASET", None)
     if spec is None:
         raise InputError(root, f"the {config['workflow']} workflow does not read own-data folders (dataset.csv) yet")
     dataset = load_dataset(config["data"], spec, int(config["seed"]))

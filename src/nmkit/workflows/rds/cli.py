@@ -11,8 +11,30 @@ from nmkit.console import print_json, reports_input_errors
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
-MODEL_HELP = ("Model bundle; repeat for the lung segmenter, the lung classifier and the whole-image classifier "
-              "(default: the shipped segmenter and lung classifier).")
+MODEL_HELP = ("Model bundle or shipped model's name (e.g. rds-pneumoniamnist); repeat for the lung segmenter, the "
+              "lung classifier and the whole-image classifier (default: the shipped segmenter and lung classifier).")
+
+dataset_app = typer.Typer(help="Own-data folders (dataset.csv with image, rds or another finding, mask, split, "
+                               "patient_id): check one before training.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("check")
+@reports_input_errors
+def dataset_check(
+    folder: Path = typer.Argument(..., help="Folder holding dataset.csv (paths relative to it)."),
+    label_column: str = typer.Option("rds", "--label-column", help="The binary finding's column (data.label_column)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read every row (image, mask) and list every problem at once; exit 2 when there are errors."""
+    from nmkit.console import EXIT_BAD_INPUT
+    from nmkit.datasets import check_dataset
+    from nmkit.workflows.rds.data import rds_spec
+
+    report = check_dataset(folder, rds_spec(label_column))
+    print_json(report.as_dict()) if json_out else typer.echo(report.format())
+    if not report.ok:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -64,7 +86,8 @@ def prepare(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder from `nmkit rds synth` or `nmkit rds prepare`."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv with an image column; its test "
+                                                   "rows), or one from `nmkit rds synth` / `prepare`."),
     model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
