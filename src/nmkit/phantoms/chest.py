@@ -19,6 +19,14 @@ classifier can learn). Exposure (offset, gain, gamma), detector blur and noise v
 ``rotated_rate`` of the images are stored rotated by +/-90 degrees (mask too), the case the study's
 rotation test-time augmentation was made for.
 
+The ``realistic`` style (``ChestSpec.style``; ``adult_rate`` of its bodies adult, PA, the others neonatal, AP) is
+for lung segmenters that must hold up on real radiographs: a trunk that fills the frame with a chest wall, lungs
+drawn as anatomical outlines (apex, lateral wall, sharp costophrenic angle, diaphragm dome, the heart's border on
+the left) whose air thins towards their edges, vessels from the hila, posterior ribs with a brighter cortex and
+fainter anterior ribs, clavicles, scapular edges and breast shadows (adults), a stomach bubble; then patient
+tilt (+/-10 degrees), detector blur, scatter, a heel-effect gradient, a random window and S-shaped display curve,
+noise, collimation borders and burned-in text markers (R, L, AP, a line of text). Adults carry no devices.
+
 Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
 draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
 a smaller ``n`` gives a prefix of a larger set.
@@ -53,7 +61,7 @@ CSV_COLUMNS = ("filepath", "rds", "exist_json", "roi_area", "height", "width", "
 """The study's columns (filepath, rds, exist_json, roi_area, height, width), then the phantom's truth."""
 FORMATS = ("png", "dicom")
 STYLES = ("simple", "realistic")
-"""``simple``: the original neonatal phantom; ``realistic``: see :mod:`nmkit.phantoms.chest_anatomy`."""
+"""``simple``: the neonatal phantom above; ``realistic``: adult and neonatal bodies closer to real radiographs."""
 LUNG_LABEL = "lung"
 
 
