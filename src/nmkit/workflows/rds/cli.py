@@ -91,13 +91,14 @@ def evaluate(
     model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Lung mIoU/Dice, RDS accuracy, sensitivity, specificity, AUC, and the device shortcut test."""
     from nmkit.workflows.rds.evaluate import evaluate_folder, format_evaluation
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta))
+    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta, islands=islands))
     print_json(result) if json_out else typer.echo(format_evaluation(result))
 
 
@@ -109,13 +110,14 @@ def predict(
     out: Path = typer.Option(Path("rds-predict"), "--out", help="Folder for the lung mask PNG."),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
     from nmkit.workflows.rds.evaluate import predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = predict_image(image, model, out, PostProcess(median=median, tta=tta))
+    result = predict_image(image, model, out, PostProcess(median=median, tta=tta, islands=islands))
     if json_out:
         print_json(result)
     else:
