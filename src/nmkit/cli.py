@@ -56,6 +56,36 @@ def models_command(pattern: str = typer.Argument("*", help="Shell-style filter, 
         typer.echo("\n".join(names))
 
 
+@app.command("export")
+@reports_input_errors
+def export_command(
+    model: str = typer.Argument(..., help="A model bundle (model.pt) or a shipped model's name, e.g. qc-default."),
+    out: Path = typer.Option(..., "--out", help="File to write (.onnx or .pt2)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="onnx or pt2 (torch.export); default from --out."),
+    input_size: Optional[str] = typer.Option(None, "--input-size", help="H,W of the exported grid (default: the "
+                                             "grid the model was trained on)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export a model for onnxruntime (ONNX) or torch.export (.pt2); the batch size stays free."""
+    from nmkit.errors import InputError
+    from nmkit.models import load_bundle
+    from nmkit.models.bundle import resolve_model
+    from nmkit.models.export import export_model
+
+    size = None
+    if input_size is not None:
+        parts = input_size.split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise InputError("--input-size", f"must be two positive whole numbers H,W, not {input_size!r}")
+        size = (int(parts[0]), int(parts[1]))
+    net, info = load_bundle(resolve_model(model))
+    written = export_model(net, info, out, fmt, size)
+    if json_out:
+        print_json(written)
+    else:
+        typer.echo(f"{written['format']} model written to {written['path']}")
+
+
 @app.command()
 @reports_input_errors
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs and report.html.")) -> None:
