@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,18 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     return model, info
+
+
+def as_model(model: Any, info: dict[str, Any] | None, loader: Callable[[Any], tuple[nn.Module, dict[str, Any]]],
+             ) -> tuple[nn.Module, dict[str, Any]]:
+    """What ``analyze(model=...)`` was given, as (network, info): None (the shipped default), a bundle path or a
+    shipped model's name (through the workflow's ``loader``), a (network, info) pair as loaders return, or a
+    network."""
+    if model is None or isinstance(model, (str, Path)):
+        return loader(None if model is None else resolve_model(model))
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], nn.Module):
+        return model[0], dict(model[1] or {})
+    if isinstance(model, nn.Module):
+        return model, dict(info or {})
+    raise InputError(None, f"model must be a path, a shipped model's name, a loaded bundle or a torch module, "
+                           f"not a {type(model).__name__}")
