@@ -12,6 +12,7 @@ from torch import nn
 
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
+from nmkit.models.device import on_device
 from nmkit.models.registry import create_model
 
 
@@ -39,7 +40,7 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise InputError(path, "is not an nmkit model bundle (train one with `nmkit train CONFIG`)")
     model = create_model(blob["model_name"], **blob["model_kwargs"])
     model.load_state_dict(blob["state_dict"])
-    model.eval()
+    model = on_device(model.eval())
     info = dict(blob.get("info", {}))
     info.setdefault("model_name", blob["model_name"])
     return model, info
