@@ -15,7 +15,7 @@ from nmkit.engine.classification import ClassifierTask
 from nmkit.engine.segmentation import SegmentationTask
 from nmkit.errors import InputError
 from nmkit.models import init_from, load_bundle
-from nmkit.workflows.rds.data import RdsDataModule
+from nmkit.workflows.rds.data import RdsDataModule, dataset_spec  # noqa: F401  (the engine's own-data hook)
 
 MONITOR = ("val_loss", "min")
 TASKS = ("segmentation", "classification", "joint")
