@@ -16,7 +16,7 @@ from nmkit.io import Image, load_image
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 FWTM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(10.0))
-NOT_PLANAR_TYPES = ("DYNAMIC", "GATED", "RECON", "TOMO")
+NOT_PLANAR_TYPES = ("DYNAMIC", "GATED", "TOMO", "RECON")
 
 
 def read_image(source: str | Path | Image) -> Image:
@@ -29,9 +29,11 @@ def read_image(source: str | Path | Image) -> Image:
 
 def planar_counts(image: Image, test: str) -> np.ndarray:
     """The one 2-D frame of a planar image as float64 counts; InputError for a volume, dynamic or gated study."""
-    kinds = [t for t in image.metadata.get("image_type") or [] if t.upper() in NOT_PLANAR_TYPES]
+    kinds = [word for t in image.metadata.get("image_type") or [] for word in t.upper().split()
+             if word in NOT_PLANAR_TYPES]
     if image.n_frames != 1 or kinds:
-        what = f"a {kinds[0].lower()} study" if kinds else "a study"
+        what = {"DYNAMIC": "a dynamic study", "GATED": "a gated study"}.get(kinds[0], "a tomographic study") \
+            if kinds else "a study"
         raise InputError(image.path, f"is {what} of {image.n_frames} frames; {test} needs one planar image")
     counts = image.array[0].astype(np.float64)
     if not np.isfinite(counts).all() or counts.min() < 0 or counts.max() <= 0:

@@ -16,6 +16,7 @@ from nmkit.workflows.qc.battery._image import Analysis, Result, planar_counts, r
 HANDER_FWHM_FACTOR = 1.058  # Hander 1997 eq. A8: FWHM = 1.058 w sqrt(ln(1 / MTF)) for a Gaussian LSF
 DIAGONALS = ((-1, -1), (-1, 1), (1, 1), (1, -1))  # (row, col) signs: top-left, top-right, bottom-right, bottom-left
 MIN_BAR_MODULATION = 0.05  # below this in every quadrant the image shows no bars (a flood?)
+BAR_WIDTH_TOLERANCE = 0.2  # the two coarsest patterns' measured bar widths must match the given ones this closely
 
 
 def moment_mtf(mean: float, variance: float) -> float:
@@ -75,7 +76,8 @@ class QuadrantQC(Analysis):
     One disc ROI per quadrant (radius ``roi_radius_mm``, its centre ``roi_distance_mm`` from the image centre
     along a diagonal) gives the counts' mean and variance, hence the moment MTF and FWHM. Which bar width
     belongs to which quadrant is read from the image: the quadrant whose spectrum peaks at the lowest spatial
-    frequency gets the widest bars, so the phantom may be placed in any orientation.
+    frequency gets the widest bars, so the phantom may be placed in any orientation. The two coarsest patterns
+    must measure within 20 % of their given widths (finer ones may be unresolved), else the image is refused.
     """
 
     def __init__(self, source: str | Path | Image, bar_widths: list[float], roi_radius_mm: float = 70.0,
@@ -113,9 +115,13 @@ class QuadrantQC(Analysis):
             self.quadrants.append(Quadrant(width_mm, round(mtf, 4), rounded(moment_fwhm(width_mm, mtf)),
                                            round(bar_mm, 3), round(direction, 1), round(mean, 3), round(std, 3),
                                            round(row, 1), round(col, 1)))
-        if max(q.mtf for q in self.quadrants) < MIN_BAR_MODULATION:
-            raise InputError(self.image.path, "shows no bar pattern in its quadrants (a flood or another phantom?); "
-                                              "quadrant needs a four-quadrant bar image")
+        coarse = self.quadrants[:2]
+        if max(q.mtf for q in self.quadrants) < MIN_BAR_MODULATION or any(
+                abs(q.measured_bar_width_mm - q.bar_width_mm) > BAR_WIDTH_TOLERANCE * q.bar_width_mm for q in coarse):
+            found = ", ".join(f"{q.measured_bar_width_mm:.2f}" for q in coarse)
+            raise InputError(self.image.path, f"shows no bars of the widths given in its quadrants (the two coarsest "
+                                              f"patterns measure {found} mm; a flood, another phantom, or wrong "
+                                              "--bar-widths?); quadrant needs a four-quadrant bar image")
         self._result = QuadrantResult(str(self.image.path), self.roi_radius_mm, self.roi_distance_mm,
                                       [vars(q).copy() for q in self.quadrants])
         return self
