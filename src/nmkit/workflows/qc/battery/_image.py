@@ -95,6 +95,25 @@ class Analysis:
             raise RuntimeError("call analyze() first")
         return self._result
 
+    def _summary(self, lines: list[str]) -> str:
+        """``lines`` joined, with the figure's path last once there is one."""
+        figure = self.results_data().figure
+        return "\n".join(lines + ([f"  figure: {figure}"] if figure else []))
+
+    def _save(self, fig, path: str | Path) -> Path:
+        """Write ``fig`` as PNG (atomically) and remember it as the result's figure."""
+        from nmkit.report.figures import save_figure
+
+        save_figure(fig, path)
+        self.results_data().figure = str(path)
+        return Path(path)
+
 
 def rounded(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(float(value), digits)
+    """``value`` rounded for JSON; None for None, NaN or infinity."""
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+def shown(value: float | None, digits: int = 2) -> str:
+    """A number for a summary line, "n/a" for None."""
+    return "n/a" if value is None else f"{value:.{digits}f}"

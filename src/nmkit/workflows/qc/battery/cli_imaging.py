@@ -49,7 +49,8 @@ def quadrant(
     file: Path = typer.Argument(..., help="A four-quadrant bar phantom image."),
     bar_widths: str = typer.Option("4.23,3.18,2.54,2.12", "--bar-widths", help="The four bar widths (mm), any order."),
     roi_radius_mm: float = typer.Option(70.0, "--roi-radius-mm", help="Radius of each quadrant's disc ROI (mm)."),
-    roi_distance_mm: float = typer.Option(135.0, "--roi-distance-mm", help="ROI centre's distance from the image centre (mm)."),
+    roi_distance_mm: float = typer.Option(135.0, "--roi-distance-mm",
+                                          help="Distance of each ROI's centre from the image centre (mm)."),
     out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:

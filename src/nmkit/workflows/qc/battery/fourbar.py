@@ -126,13 +126,11 @@ class FourBarQC(Analysis):
                 lines.append(f"  {axis}: FWHM {d[f'{axis}_fwhm_mm']:.2f} mm  FWTM {d[f'{axis}_fwtm_mm']:.2f} mm  "
                              f"pixel {d[f'{axis}_pixel_mm']:.4f} mm ({d[f'{axis}_pixel_difference_pct']:+.2f} % "
                              "vs header)")
-        if r.figure:
-            lines.append(f"  figure: {r.figure}")
-        return "\n".join(lines)
+        return self._summary(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The image with the centre, and each axis' profile with its two fitted Gaussians; sets ``figure``."""
-        from nmkit.report.figures import plt, save_figure
+        from nmkit.report.figures import plt
         from nmkit.workflows.qc.battery._image import gaussian
 
         r = self.results_data()
@@ -150,6 +148,4 @@ class FourBarQC(Analysis):
                 ax.plot(fine, [float(v) for v in gaussian(fine, amplitude, centre, sigma, offset)], "r-", lw=1)
             ax.set(title=f"{axis}: FWHM {pair.fwhm_mm:.2f} mm, pixel {pair.pixel_mm:.4f} mm",
                    xlabel=f"{'column' if axis == 'x' else 'row'} (pixels)", ylabel="mean counts per pixel")
-        save_figure(fig, path)
-        r.figure = str(path)
-        return Path(path)
+        return self._save(fig, path)

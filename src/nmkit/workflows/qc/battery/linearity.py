@@ -14,7 +14,7 @@ from scipy.signal import find_peaks
 from nmkit.errors import InputError
 from nmkit.io import Image
 from nmkit.workflows.qc.battery._image import (FWHM_PER_SIGMA, FWTM_PER_SIGMA, Analysis, Result, fit_gaussian,
-                                               planar_counts, read_image, rounded)
+                                               planar_counts, read_image, rounded, shown)
 
 BIN_MM = 30.0  # NMQC: bins along the lines as long as the NEMA slit spacing
 UFOV_SCALE, CFOV_SCALE = 0.95, 0.75  # NEMA NU 1: UFOV 95 % of the field's linear size; CFOV 75 % of the UFOV's
@@ -31,16 +31,16 @@ class LinearityResult(Result):
     lines: str
     n_lines: int
     bin_mm: float
-    ufov_fwhm_mm: float
-    ufov_fwtm_mm: float
-    ufov_worst_fwhm_mm: float
-    ufov_absolute_linearity_mm: float
-    ufov_differential_linearity_mm: float
-    cfov_fwhm_mm: float
-    cfov_fwtm_mm: float
-    cfov_worst_fwhm_mm: float
-    cfov_absolute_linearity_mm: float
-    cfov_differential_linearity_mm: float
+    ufov_fwhm_mm: float | None
+    ufov_fwtm_mm: float | None
+    ufov_worst_fwhm_mm: float | None
+    ufov_absolute_linearity_mm: float | None
+    ufov_differential_linearity_mm: float | None
+    cfov_fwhm_mm: float | None
+    cfov_fwtm_mm: float | None
+    cfov_worst_fwhm_mm: float | None
+    cfov_absolute_linearity_mm: float | None
+    cfov_differential_linearity_mm: float | None
     figure: str | None = None
 
 
@@ -97,9 +97,9 @@ class LinearityQC(Analysis):
                                               "phantom?); linearity needs a slit (line-grid) image")
         inside = self.cfov[np.round(samples[:, 2]).astype(int), np.round(samples[:, 1]).astype(int)]
         self.samples = samples  # line index, along (px), across position (px), sigma (px)
-        self.horizontal, self.transposed_masks = horizontal, not horizontal
-        ufov = self._figures(samples, across_mm, along_mm)
-        cfov = self._figures(samples[inside], across_mm, along_mm)
+        self.horizontal = horizontal
+        ufov = self._figures(samples, across_mm)
+        cfov = self._figures(samples[inside], across_mm)
         self._result = LinearityResult(
             file=str(self.image.path), direction="x" if horizontal else "y",
             lines="horizontal" if horizontal else "vertical", n_lines=int(len(np.unique(samples[:, 0]))),
@@ -140,7 +140,8 @@ class LinearityQC(Analysis):
         return np.column_stack([index, found_arr])
 
     @staticmethod
-    def _figures(samples: np.ndarray, across_mm: float, along_mm: float) -> dict[str, float]:
+    def _figures(samples: np.ndarray, across_mm: float) -> dict[str, float | None]:
+        """Mean and worst FWHM, FWTM and the two linearities (mm) of these samples; None where there are none."""
         sigma_mm = samples[:, 3] * across_mm
         deviations, spreads = [], []
         for line in np.unique(samples[:, 0]):
@@ -150,27 +151,28 @@ class LinearityQC(Analysis):
             residual = (position - np.polyval(np.polyfit(along, position, 1), along)) * across_mm
             deviations.append(np.abs(residual).max())
             spreads.append(residual.std())
-        return {"fwhm_mm": rounded(FWHM_PER_SIGMA * sigma_mm.mean()), "fwtm_mm": rounded(FWTM_PER_SIGMA * sigma_mm.mean()),
-                "worst_fwhm_mm": rounded(FWHM_PER_SIGMA * sigma_mm.max()),
-                "absolute_linearity_mm": rounded(max(deviations, default=float("nan"))),
-                "differential_linearity_mm": rounded(max(spreads, default=float("nan")))}
+        mean_sigma = sigma_mm.mean() if len(sigma_mm) else None
+        return {"fwhm_mm": rounded(mean_sigma and FWHM_PER_SIGMA * mean_sigma),
+                "fwtm_mm": rounded(mean_sigma and FWTM_PER_SIGMA * mean_sigma),
+                "worst_fwhm_mm": rounded(FWHM_PER_SIGMA * sigma_mm.max() if len(sigma_mm) else None),
+                "absolute_linearity_mm": rounded(max(deviations, default=None)),
+                "differential_linearity_mm": rounded(max(spreads, default=None))}
 
     def results(self) -> str:
         """A short human-readable summary."""
         r = self.results_data()
         lines = [f"{r.file}: intrinsic resolution and linearity, {r.n_lines} {r.lines} lines (direction {r.direction})"]
+        d = r.as_dict()
         for fov in ("ufov", "cfov"):
-            d = r.as_dict()
-            lines.append(f"  {fov.upper()}: FWHM {d[f'{fov}_fwhm_mm']:.2f} mm (worst {d[f'{fov}_worst_fwhm_mm']:.2f})  "
-                         f"FWTM {d[f'{fov}_fwtm_mm']:.2f} mm  absolute linearity {d[f'{fov}_absolute_linearity_mm']:.3f} "
-                         f"mm  differential {d[f'{fov}_differential_linearity_mm']:.3f} mm")
-        if r.figure:
-            lines.append(f"  figure: {r.figure}")
-        return "\n".join(lines)
+            lines.append(f"  {fov.upper()}: FWHM {shown(d[f'{fov}_fwhm_mm'])} mm (worst {shown(d[f'{fov}_worst_fwhm_mm'])})"
+                         f"  FWTM {shown(d[f'{fov}_fwtm_mm'])} mm  absolute linearity "
+                         f"{shown(d[f'{fov}_absolute_linearity_mm'], 3)} mm  differential "
+                         f"{shown(d[f'{fov}_differential_linearity_mm'], 3)} mm")
+        return self._summary(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The image with the UFOV and CFOV outlines and every fitted line position; sets ``figure``."""
-        from nmkit.report.figures import plt, save_figure
+        from nmkit.report.figures import plt
 
         r = self.results_data()
         ufov, cfov = (self.ufov, self.cfov) if self.horizontal else (self.ufov.T, self.cfov.T)
@@ -183,6 +185,4 @@ class LinearityQC(Analysis):
         ax.plot(x, y, "c.", ms=3)
         ax.set(title=f"{Path(r.file).name}: UFOV abs. linearity {r.ufov_absolute_linearity_mm:.2f} mm",
                xlabel="column (pixels)", ylabel="row (pixels)")
-        save_figure(fig, path)
-        r.figure = str(path)
-        return Path(path)
+        return self._save(fig, path)

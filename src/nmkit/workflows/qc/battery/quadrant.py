@@ -134,15 +134,13 @@ class QuadrantQC(Analysis):
             fwhm = "n/a" if q["fwhm_mm"] is None else f"{q['fwhm_mm']:.2f} mm"
             lines.append(f"  bars {q['bar_width_mm']:.2f} mm (measured {q['measured_bar_width_mm']:.2f}): "
                          f"MTF {q['mtf']:.3f}  FWHM {fwhm}")
-        if r.figure:
-            lines.append(f"  figure: {r.figure}")
-        return "\n".join(lines)
+        return self._summary(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The image with the four ROIs, and the MTF against spatial frequency; sets ``figure``."""
         from matplotlib.patches import Ellipse
 
-        from nmkit.report.figures import plt, save_figure
+        from nmkit.report.figures import plt
 
         r = self.results_data()
         row_mm, col_mm = self.image.pixel_spacing
@@ -157,6 +155,4 @@ class QuadrantQC(Analysis):
         ax_mtf.plot(frequency, [q.mtf for q in self.quadrants], "o-")
         ax_mtf.set(xlabel="spatial frequency (line pairs / mm)", ylabel="moment MTF", ylim=(0, 1),
                    title="MTF of the bar fundamental")
-        save_figure(fig, path)
-        r.figure = str(path)
-        return Path(path)
+        return self._save(fig, path)

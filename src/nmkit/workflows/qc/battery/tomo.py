@@ -118,10 +118,11 @@ class TomoUniformityQC(Analysis):
         self.binned = smooth_nine_point(binned, field_mask)
         self.ufov, self.cfov, self.centre = ufov, cfov, centre
         ring = ufov & ~cfov
+        iu = {name: rounded(integral_uniformity(self.binned, mask)[0]) for name, mask in (("ufov", ufov), ("cfov", cfov))}
+        du = {name: rounded(differential_uniformity(self.binned, mask)) for name, mask in (("ufov", ufov), ("cfov", cfov))}
         self._result = TomoUniformityResult(
             file=str(self.image.path), first_slice=int(first), last_slice=int(last),
-            ufov_iu=rounded(integral_uniformity(self.binned, ufov)[0]), ufov_du=rounded(differential_uniformity(self.binned, ufov)),
-            cfov_iu=rounded(integral_uniformity(self.binned, cfov)[0]), cfov_du=rounded(differential_uniformity(self.binned, cfov)),
+            ufov_iu=iu["ufov"], ufov_du=du["ufov"], cfov_iu=iu["cfov"], cfov_du=du["cfov"],
             centre_border_ratio=rounded(self.binned[centre].mean() / self.binned[ring].mean(), 4),
             bin_factor=bin_factor, binned_pixel_mm=round(bin_factor * self.image.pixel_spacing[1], 3))
         return self
@@ -129,11 +130,11 @@ class TomoUniformityQC(Analysis):
     def results(self) -> str:
         """A short human-readable summary."""
         r = self.results_data()
-        text = (f"{r.file}: tomographic uniformity, slices {r.first_slice}-{r.last_slice} (0-based)\n"
-                f"  UFOV IU {r.ufov_iu:.2f} %  DU {r.ufov_du:.2f} %   CFOV IU {r.cfov_iu:.2f} %  DU {r.cfov_du:.2f} %\n"
-                f"  centre-to-border ratio {r.centre_border_ratio:.3f}  ({r.bin_factor}x{r.bin_factor} summing, "
-                f"{r.binned_pixel_mm:.2f} mm pixels)")
-        return text + (f"\n  figure: {r.figure}" if r.figure else "")
+        return self._summary([
+            f"{r.file}: tomographic uniformity, slices {r.first_slice}-{r.last_slice} (0-based)",
+            f"  UFOV IU {r.ufov_iu:.2f} %  DU {r.ufov_du:.2f} %   CFOV IU {r.cfov_iu:.2f} %  DU {r.cfov_du:.2f} %",
+            f"  centre-to-border ratio {r.centre_border_ratio:.3f}  ({r.bin_factor}x{r.bin_factor} summing, "
+            f"{r.binned_pixel_mm:.2f} mm pixels)"])
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The averaged uniform section with the UFOV, CFOV and centre outlines; sets ``figure``."""
@@ -257,13 +258,13 @@ class TomoContrastQC(Analysis):
                  f"{r.uniform_first_slice}-{r.uniform_last_slice})"]
         lines += [f"  {s['diameter_mm']:5.1f} mm: contrast {s['contrast']:.1f} %  (slice {s['slice']}, row {s['row']}, "
                   f"col {s['col']})" for s in r.spheres]
-        return "\n".join(lines + ([f"  figure: {r.figure}"] if r.figure else []))
+        return self._summary(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The sphere section with a circle per sphere found, and contrast against diameter; sets ``figure``."""
         from matplotlib.patches import Circle
 
-        from nmkit.report.figures import plt, save_figure
+        from nmkit.report.figures import plt
 
         r = self.results_data()
         fig, (ax, ax_c) = plt.subplots(1, 2, figsize=(10, 4.4))
@@ -274,6 +275,4 @@ class TomoContrastQC(Analysis):
         ax.set(title=f"{Path(r.file).name}: slice {self.sphere_slice}", xlabel="column (pixels)", ylabel="row (pixels)")
         ax_c.plot([s.diameter_mm for s in self.spheres], [s.contrast for s in self.spheres], "o-")
         ax_c.set(xlabel="sphere diameter (mm)", ylabel="contrast (%)", title="cold-sphere contrast")
-        save_figure(fig, path)
-        r.figure = str(path)
-        return Path(path)
+        return self._save(fig, path)
