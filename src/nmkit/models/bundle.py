@@ -49,6 +49,23 @@ def shipped_model(package: str, filename: str) -> Path:
     return Path(str(resources.files(package) / "default_model" / filename))
 
 
+def shipped_models() -> dict[str, Path]:
+    """Every model shipped with nmkit, by name (the file's stem, e.g. ``qc-default``)."""
+    root = Path(str(resources.files("nmkit.workflows")))
+    return {p.stem: p for p in sorted(root.glob("*/default_model/*.pt"))}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The bundle file for a path, or for a shipped model's name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise InputError(name_or_path, f"is neither a model file nor a shipped model ({', '.join(shipped)})")
+
+
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
     """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded.
