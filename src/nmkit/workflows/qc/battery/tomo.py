@@ -22,6 +22,7 @@ UFOV_SCALE, CFOV_SCALE, CENTRE_SCALE = 0.8, 0.75, 0.4  # of the phantom's, the U
 FULL_SLICE = 0.95  # a uniform slice keeps at least this fraction of the brightest slice's mean
 QUIET_SLICE = 1.25  # ... and at most this multiple of the quietest slice's smoothed coefficient of variation
 SPHERE_SECTION = 1.5  # a sphere section is at least this much noisier than the quietest slice
+SEARCH_SLICES = 4  # spheres are searched this many slices either side of the noisiest slice
 JASZCZAK_SPHERES_MM = (38.0, 31.8, 25.4, 19.1, 15.9, 12.7)  # Deluxe Jaszczak, as pylinac's default
 
 
@@ -55,18 +56,13 @@ class PhantomVolume:
         self.slice_cv = smoothed[:, self.inner].std(axis=1) / np.maximum(self.slice_mean, 1e-12)
 
     def uniform_section(self) -> tuple[int, int]:
-        """The longest run of full, quiet slices (first, last; inclusive)."""
-        good = (self.slice_mean >= FULL_SLICE * self.slice_mean.max()) & \
-               (self.slice_cv <= QUIET_SLICE * self.slice_cv[self.slice_mean >= FULL_SLICE * self.slice_mean.max()].min())
-        best, start = (0, 0), None
-        for i, ok in enumerate(np.append(good, False)):
-            if ok and start is None:
-                start = i
-            elif not ok and start is not None:
-                if i - start > best[1] - best[0] + 1 or best == (0, 0) and not good[0]:
-                    best = (start, i - 1)
-                start = None
-        return best
+        """The longest run of full, quiet slices (first, last; inclusive); the earliest of equal runs."""
+        full = self.slice_mean >= FULL_SLICE * self.slice_mean.max()
+        good = full & (self.slice_cv <= QUIET_SLICE * self.slice_cv[full].min())
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(int), [0]])))
+        starts, stops = edges[::2], edges[1::2]  # each run is starts[i] .. stops[i] - 1
+        longest = int(np.argmax(stops - starts))
+        return int(starts[longest]), int(stops[longest] - 1)
 
 
 @dataclass
@@ -181,6 +177,23 @@ def ball(diameter_mm: float, spacing_mm: tuple[float, float, float]) -> np.ndarr
     return inside / inside.sum()
 
 
+def ball_means(volume: np.ndarray, lo: int, hi: int, diameters: list[float],
+               spacing: tuple[float, float, float]) -> list[np.ndarray]:
+    """For each diameter, the mean over a ball centred on every voxel of slices ``lo:hi`` (zeros beyond the
+    volume), by FFT over those slices and a ball's reach around them, the volume's spectrum computed once."""
+    kernels = [ball(d, spacing) for d in diameters]
+    largest = np.max([k.shape for k in kernels], axis=0)
+    top, bottom = max(0, lo - largest[0] // 2), min(len(volume), hi + largest[0] // 2)
+    shape = [next_fast_len(int(n + m - 1), real=True) for n, m in zip(volume[top:bottom].shape, largest)]
+    spectrum = rfftn(volume[top:bottom], shape)
+    means = []
+    for kernel in kernels:
+        full = irfftn(spectrum * rfftn(kernel, shape), shape)
+        z, r, c = ((m - 1) // 2 for m in kernel.shape)  # where "same" output starts in the full convolution
+        means.append(full[z + lo - top:z + hi - top, r:r + volume.shape[1], c:c + volume.shape[2]])
+    return means
+
+
 class TomoContrastQC(Analysis):
     """Cold-sphere contrast of a SPECT phantom: ``TomoContrastQC(path).analyze()``, then ``results()``,
     ``results_data()``, ``plot_analyzed_image(path)``.
@@ -212,33 +225,23 @@ class TomoContrastQC(Analysis):
                                               "as the quietest); tomo-contrast needs a sphere section")
         background = float(self.volume[first:last + 1, phantom.inner].mean())
         spacing = (self.image.slice_spacing or self.image.pixel_spacing[0], *self.image.pixel_spacing)
-        lo, hi = max(0, noisiest - 4), min(len(self.volume), noisiest + 5)
+        lo, hi = max(0, noisiest - SEARCH_SLICES), min(len(self.volume), noisiest + SEARCH_SLICES + 1)
         zz, rr, cc = np.indices((hi - lo, *self.volume.shape[1:]), dtype=np.float64)
+        zz += lo
         radial = np.hypot(rr - phantom.centre[0], cc - phantom.centre[1])
         spheres: list[Sphere] = []
-        kernels = [ball(d, spacing) for d in self.diameters]
-        reach = max(k.shape[0] for k in kernels) // 2
-        top, bottom = max(0, lo - reach), min(len(self.volume), hi + reach)
-        # Ball means by FFT over the slab and a ball's reach around it, its spectrum computed once.
-        shape = [next_fast_len(n + m - 1, real=True) for n, m in zip(self.volume[top:bottom].shape,
-                                                                      np.max([k.shape for k in kernels], axis=0))]
-        spectrum = rfftn(self.volume[top:bottom], shape)
-        for diameter, kernel in zip(self.diameters, kernels):
-            full = irfftn(spectrum * rfftn(kernel, shape), shape)
-            start = [(m - 1) // 2 for m in kernel.shape]
-            means = full[start[0] + lo - top:start[0] + hi - top, start[1]:start[1] + self.volume.shape[1],
-                         start[2]:start[2] + self.volume.shape[2]]
-            reach = kernel.shape[0] // 2  # only centres whose ball stays inside the volume count
+        for diameter, means in zip(self.diameters, ball_means(self.volume, lo, hi, self.diameters, spacing)):
+            reach = int(diameter / 2 / spacing[0])  # centres whose ball (as ball() draws it) stays inside
             allowed = (radial * spacing[1] <= phantom.radius * spacing[1] - diameter / 2 - spacing[1]) & \
-                      (zz + lo >= reach) & (zz + lo < len(self.volume) - reach)
+                      (zz >= reach) & (zz < len(self.volume) - reach)
             for s in spheres:
-                gap = np.sqrt(((zz + lo - s.slice) * spacing[0]) ** 2 + ((rr - s.row) * spacing[1]) ** 2
+                gap = np.sqrt(((zz - s.slice) * spacing[0]) ** 2 + ((rr - s.row) * spacing[1]) ** 2
                               + ((cc - s.col) * spacing[2]) ** 2)
                 allowed &= gap >= (s.diameter_mm + diameter) / 2
-            if len(spheres) >= 2:
+            if len(spheres) >= 2:  # the smaller spheres lie on the ring, and in the slices, of the first two
                 ring = np.mean([math.hypot(s.row - phantom.centre[0], s.col - phantom.centre[1]) for s in spheres[:2]])
                 level = np.mean([s.slice for s in spheres[:2]])
-                allowed &= (np.abs(radial - ring) <= 1.5) & (np.abs(zz + lo - level) <= 1.5)
+                allowed &= (np.abs(radial - ring) <= 1.5) & (np.abs(zz - level) <= 1.5)
             if not allowed.any():
                 raise InputError(self.image.path, f"has no room for a {diameter:g} mm sphere inside the phantom")
             z, r, c = np.unravel_index(int(np.argmin(np.where(allowed, means, np.inf))), means.shape)
