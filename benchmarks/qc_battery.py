@@ -221,9 +221,9 @@ def render(payload: dict, args) -> str:
                          f"({r[f'{fov}_worst_fwhm_mm']:.2f}) | {r[f'{fov}_fwtm_mm']:.2f} | "
                          f"{r[f'{fov}_absolute_linearity_mm']:.3f} | {r[f'{fov}_differential_linearity_mm']:.3f} |")
     two = [ours["two-line X (50 mm)"]["result"], ours["two-line Y (50 mm)"]["result"]]
-    lines += ["", f"Two-line images (`--separation-mm 50`, no pylinac run): Spatial_Resol_X FWHM {two[0]['x_fwhm_mm']:.2f} mm, "
-                  f"pixel {two[0]['x_pixel_mm']:.4f} mm; Spatial_Resol_Y FWHM {two[1]['y_fwhm_mm']:.2f} mm, pixel "
-                  f"{two[1]['y_pixel_mm']:.4f} mm.", "",
+    lines += ["", "Two-line images (`--separation-mm 50`, no pylinac run): Spatial_Resol_X FWHM "
+                  f"{two[0]['x_fwhm_mm']:.2f} mm, pixel {two[0]['x_pixel_mm']:.4f} mm; Spatial_Resol_Y FWHM "
+                  f"{two[1]['y_fwhm_mm']:.2f} mm, pixel {two[1]['y_pixel_mm']:.4f} mm.", "",
               "Speed of `analyze()` (median of the repeats, one core, file already read; target < 1 s on 1024x1024):", "",
               "| analysis | image | seconds | pylinac seconds |", "|---|---|---|---|"]
     pyl_seconds = {"fourbar": "fourbar", "quadrant": "quadrant", "tomo-uniformity": "tomo_uniformity_same_slices",
