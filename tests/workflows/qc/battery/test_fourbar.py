@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -74,3 +75,14 @@ def test_real_two_line_images_measure_one_axis_each(shared_data):
     y = FourBarQC(shared_data / "nmqc" / "Spatial_Resol_Y.dcm", separation_mm=50).analyze().results_data()
     assert x.y_fwhm_mm is None and 6 < x.x_fwhm_mm < 9
     assert y.x_fwhm_mm is None and 6 < y.y_fwhm_mm < 9
+
+
+def test_file_without_pixel_size_uses_the_measured_one(tmp_path):
+    # A .npy says nothing of its pixels (read as 1 mm); lines drawn on 2 mm pixels, 100 mm apart, FWHM 8 mm.
+    path = tmp_path / "bars.npy"
+    np.save(path, four_bar(true_mm=2.0, fwhm_mm=8.0, seed=None).array[0])
+    qc = FourBarQC(path).analyze()
+    r = qc.results_data()
+    assert r.header_pixel_mm is None and r.x_pixel_difference_pct is None
+    assert r.x_pixel_mm == pytest.approx(2.0, rel=1e-4) and r.x_fwhm_mm == pytest.approx(8.0, rel=1e-3)
+    assert "the file gives none" in qc.results()

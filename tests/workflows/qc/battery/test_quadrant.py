@@ -79,3 +79,10 @@ def test_real_quadrant_bar_agrees_with_nmqc(shared_data):
     r = QuadrantQC(shared_data / "nmqc" / "QuadrantBar.dcm", [4.23, 3.18, 2.54, 2.12]).analyze().results_data()
     assert [q["mtf"] for q in r.quadrants] == pytest.approx([0.64, 0.462, 0.30, 0.202], abs=0.01)
     assert [q["fwhm_mm"] for q in r.quadrants] == pytest.approx([2.995, 2.962, 2.954, 2.843], abs=0.05)
+
+
+def test_file_without_pixel_size_is_refused(tmp_path):
+    path = tmp_path / "bars.npy"
+    np.save(path, quadrant_bars(WIDTHS).array[0])
+    with pytest.raises(InputError, match="does not give its pixel size"):
+        QuadrantQC(path, list(WIDTHS))

@@ -41,6 +41,13 @@ def planar_counts(image: Image, test: str) -> np.ndarray:
     return counts
 
 
+def require_spacing(image: Image, test: str) -> None:
+    """InputError when the file does not give its pixel size (e.g. .npy), which ``test`` needs in mm."""
+    if not image.metadata.get("spacing_known", True):
+        raise InputError(image.path, f"does not give its pixel size; {test} measures in mm, so it needs a file "
+                                     "that does (DICOM with PixelSpacing, NIfTI, MetaImage)")
+
+
 def volume_counts(image: Image, test: str) -> np.ndarray:
     """A reconstructed SPECT volume (slices, H, W) as float64; InputError for a planar, dynamic or gated study."""
     types = [t.upper() for t in image.metadata.get("image_type") or []]

@@ -42,7 +42,7 @@ class FourBarResult(Result):
     y_fwtm_mm: float | None
     x_pixel_mm: float | None
     y_pixel_mm: float | None
-    header_pixel_mm: list[float]
+    header_pixel_mm: list[float] | None  # None where the file does not give its pixel size
     x_pixel_difference_pct: float | None
     y_pixel_difference_pct: float | None
     figure: str | None = None
@@ -56,7 +56,8 @@ class FourBarQC(Analysis):
     the 99.5th percentile. Through it, a band ``band_mm`` wide and twice ``separation_mm`` long is averaged into
     one profile per axis (rows for x, columns for y); each of the profile's two strongest peaks gets its own
     Gaussian-plus-constant fit on its half of the profile. FWHM and FWTM come from the fitted sigma and the
-    header's pixel size; the measured pixel size is ``separation_mm`` over the distance between the fitted centres.
+    header's pixel size (the measured one for a file without it, e.g. .npy); the measured pixel size is
+    ``separation_mm`` over the distance between the fitted centres.
     """
 
     def __init__(self, source: str | Path | Image, separation_mm: float = 100.0, band_mm: float = 10.0):
@@ -72,20 +73,21 @@ class FourBarQC(Analysis):
         rows, cols = np.nonzero(counts > 0.25 * np.percentile(counts, 99.5))
         self.centre = tuple(float(np.percentile(v, 2) + np.percentile(v, 98)) / 2 for v in (rows, cols))
         row_mm, col_mm = self.image.pixel_spacing
+        self.header_known = bool(self.image.metadata.get("spacing_known", True))
         self.pairs = {"x": self._pair("x", counts, self.centre[0], self.centre[1], row_mm, col_mm),
                       "y": self._pair("y", counts.T, self.centre[1], self.centre[0], col_mm, row_mm)}
         if not any(self.pairs.values()):
             raise InputError(self.image.path, "shows no pair of line sources through its centre (a flood or "
                                               "another phantom?); fourbar needs a four-bar or two-line image")
         x, y = self.pairs["x"], self.pairs["y"]
-        diff = {axis: None if p is None else 100.0 * (p.pixel_mm - spacing) / spacing
+        diff = {axis: None if p is None or not self.header_known else 100.0 * (p.pixel_mm - spacing) / spacing
                 for axis, p, spacing in (("x", x, col_mm), ("y", y, row_mm))}
         self._result = FourBarResult(
             file=str(self.image.path), separation_mm=self.separation_mm,
             x_fwhm_mm=rounded(x and x.fwhm_mm), y_fwhm_mm=rounded(y and y.fwhm_mm),
             x_fwtm_mm=rounded(x and x.fwtm_mm), y_fwtm_mm=rounded(y and y.fwtm_mm),
             x_pixel_mm=rounded(x and x.pixel_mm, 4), y_pixel_mm=rounded(y and y.pixel_mm, 4),
-            header_pixel_mm=[round(row_mm, 4), round(col_mm, 4)],
+            header_pixel_mm=[round(row_mm, 4), round(col_mm, 4)] if self.header_known else None,
             x_pixel_difference_pct=rounded(diff["x"], 2), y_pixel_difference_pct=rounded(diff["y"], 2))
         return self
 
@@ -109,23 +111,25 @@ class FourBarQC(Analysis):
         fits = [fit_gaussian(positions[s], profile[s]) for s in (slice(0, middle), slice(middle, len(profile)))]
         if any(f is None for f in fits):
             return None
-        sigma_mm = np.mean([f[2] for f in fits]) * along_mm
-        distance_px = abs(fits[1][1] - fits[0][1])
+        pixel_mm = self.separation_mm / abs(fits[1][1] - fits[0][1])
+        # Widths in the header's pixels (as NMQC and pylinac); in the measured ones where the file gives none.
+        sigma_mm = np.mean([f[2] for f in fits]) * (along_mm if self.header_known else pixel_mm)
         return LinePair(axis, positions, profile, fits, fwhm_mm=FWHM_PER_SIGMA * sigma_mm,
-                        fwtm_mm=FWTM_PER_SIGMA * sigma_mm, pixel_mm=self.separation_mm / distance_px)
+                        fwtm_mm=FWTM_PER_SIGMA * sigma_mm, pixel_mm=pixel_mm)
 
     def results(self) -> str:
         """A short human-readable summary."""
         r = self.results_data()
         lines = [f"{r.file}: four-bar / two-line resolution (separation {r.separation_mm:g} mm)"]
+        d = r.as_dict()
         for axis in ("x", "y"):
-            d = r.as_dict()
             if d[f"{axis}_fwhm_mm"] is None:
                 lines.append(f"  {axis}: no pair of lines across this axis")
-            else:
-                lines.append(f"  {axis}: FWHM {d[f'{axis}_fwhm_mm']:.2f} mm  FWTM {d[f'{axis}_fwtm_mm']:.2f} mm  "
-                             f"pixel {d[f'{axis}_pixel_mm']:.4f} mm ({d[f'{axis}_pixel_difference_pct']:+.2f} % "
-                             "vs header)")
+                continue
+            versus = (f" ({d[f'{axis}_pixel_difference_pct']:+.2f} % vs header)" if r.header_pixel_mm
+                      else " (the file gives none; widths use this one)")
+            lines.append(f"  {axis}: FWHM {d[f'{axis}_fwhm_mm']:.2f} mm  FWTM {d[f'{axis}_fwtm_mm']:.2f} mm  "
+                         f"pixel {d[f'{axis}_pixel_mm']:.4f} mm{versus}")
         return self._summary(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:

@@ -14,7 +14,7 @@ from scipy.signal import find_peaks
 from nmkit.errors import InputError
 from nmkit.io import Image
 from nmkit.workflows.qc.battery._image import (FWHM_PER_SIGMA, FWTM_PER_SIGMA, Analysis, Result, fit_gaussian,
-                                               planar_counts, read_image, rounded, shown)
+                                               planar_counts, read_image, require_spacing, rounded, shown)
 
 BIN_MM = 30.0  # NMQC: bins along the lines as long as the NEMA slit spacing
 UFOV_SCALE, CFOV_SCALE = 0.95, 0.75  # NEMA NU 1: UFOV 95 % of the field's linear size; CFOV 75 % of the UFOV's
@@ -83,6 +83,7 @@ class LinearityQC(Analysis):
     def __init__(self, source: str | Path | Image, bin_mm: float = BIN_MM):
         self.image = read_image(source)
         self.counts = planar_counts(self.image, "linearity")
+        require_spacing(self.image, "linearity")
         self.bin_mm = float(bin_mm)
 
     def analyze(self) -> LinearityQC:

@@ -11,7 +11,8 @@ import numpy as np
 
 from nmkit.errors import InputError
 from nmkit.io import Image
-from nmkit.workflows.qc.battery._image import Analysis, Result, planar_counts, read_image, rounded
+from nmkit.workflows.qc.battery._image import (Analysis, Result, planar_counts, read_image, require_spacing,
+                                               rounded)
 
 HANDER_FWHM_FACTOR = 1.058  # Hander 1997 eq. A8: FWHM = 1.058 w sqrt(ln(1 / MTF)) for a Gaussian LSF
 DIAGONALS = ((-1, -1), (-1, 1), (1, 1), (1, -1))  # (row, col) signs: top-left, top-right, bottom-right, bottom-left
@@ -86,6 +87,7 @@ class QuadrantQC(Analysis):
             raise InputError("--bar-widths", f"needs four positive bar widths in mm, got {list(bar_widths)}")
         self.image = read_image(source)
         self.counts = planar_counts(self.image, "quadrant")
+        require_spacing(self.image, "quadrant")
         self.bar_widths = sorted((float(w) for w in bar_widths), reverse=True)
         self.roi_radius_mm, self.roi_distance_mm = float(roi_radius_mm), float(roi_distance_mm)
 

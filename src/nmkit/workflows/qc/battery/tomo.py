@@ -16,7 +16,8 @@ from nmkit.errors import InputError
 from nmkit.io import Image
 from nmkit.metrics.uniformity import (central_field_mask, choose_bin_factor, detect_field_mask,
                                       differential_uniformity, integral_uniformity, smooth_nine_point, sum_bin)
-from nmkit.workflows.qc.battery._image import Analysis, Result, read_image, rounded, volume_counts
+from nmkit.workflows.qc.battery._image import (Analysis, Result, read_image, require_spacing, rounded,
+                                               volume_counts)
 
 UFOV_SCALE, CFOV_SCALE, CENTRE_SCALE = 0.8, 0.75, 0.4  # of the phantom's, the UFOV's and the UFOV's diameter
 FULL_SLICE = 0.95  # a uniform slice keeps at least this fraction of the brightest slice's mean
@@ -96,6 +97,7 @@ class TomoUniformityQC(Analysis):
     def __init__(self, source: str | Path | Image, slices: tuple[int, int] | None = None):
         self.image = read_image(source)
         self.volume = volume_counts(self.image, "tomo-uniformity")
+        require_spacing(self.image, "tomo-uniformity")
         self.slices = slices
 
     def analyze(self) -> TomoUniformityQC:
@@ -211,6 +213,7 @@ class TomoContrastQC(Analysis):
             raise InputError("--diameters", f"needs positive sphere diameters in mm, got {list(diameters_mm)}")
         self.image = read_image(source)
         self.volume = volume_counts(self.image, "tomo-contrast")
+        require_spacing(self.image, "tomo-contrast")
         self.diameters = sorted((float(d) for d in diameters_mm), reverse=True)
         self.uniform_slices = uniform_slices
 
