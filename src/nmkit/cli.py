@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import EXIT_BAD_INPUT, print_json, reports_input_errors
+from nmkit.errors import InputError
 from nmkit.workflows.bonescan.cli import app as bonescan_app
 from nmkit.workflows.gbp.cli import app as gbp_app
 from nmkit.workflows.pet.cli import app as pet_app
@@ -22,6 +24,22 @@ app.add_typer(pet_app, name="pet")
 app.add_typer(bonescan_app, name="bonescan")
 app.add_typer(rds_app, name="rds")
 
+
+
+@app.callback()
+def options(device: str = typer.Option("cpu", "--device", envvar="NMKIT_DEVICE",
+                                       help="Where models run: cpu, cuda (or cuda:N) or auto (a GPU when there is one). "
+                                            "Goes before the command: nmkit --device cuda qc check FILE.")) -> None:
+    """nmkit: deep learning workflows for nuclear medicine imaging."""
+    if device.strip().lower() != "cpu":
+        from nmkit.models.device import set_device
+
+        try:
+            set_device(device)
+            os.environ["NMKIT_DEVICE"] = device  # batch worker processes follow the same choice
+        except InputError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
 @app.command()
 @reports_input_errors
@@ -83,7 +101,6 @@ def batch_command(
     from rich.progress import Progress
 
     from nmkit.batch import BatchTask, discover, exit_code, run_batch, run_on_ray
-    from nmkit.errors import InputError
     from nmkit.web.workflows import ANALYSES
 
     if workflow not in ANALYSES:
@@ -123,7 +140,6 @@ def export_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export a model for onnxruntime (ONNX) or torch.export (.pt2); the batch size stays free."""
-    from nmkit.errors import InputError
     from nmkit.models import load_bundle
     from nmkit.models.bundle import resolve_model
     from nmkit.models.export import export_model

@@ -147,7 +147,10 @@ def _call(task: BatchTask, item: Item) -> dict[str, Any]:
 def _worker_start(threads: int) -> None:
     import torch
 
+    from nmkit.models.device import set_device
+
     torch.set_num_threads(threads)
+    set_device(os.environ.get("NMKIT_DEVICE", "cpu"))
 
 
 def _analysis(workflow: str):
