@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import nmkit
 from nmkit.cli import app
 from nmkit.errors import InputError
 from nmkit.workflows.qc.battery.fourbar import FourBarQC
@@ -86,3 +87,12 @@ def test_file_without_pixel_size_uses_the_measured_one(tmp_path):
     assert r.header_pixel_mm is None and r.x_pixel_difference_pct is None
     assert r.x_pixel_mm == pytest.approx(2.0, rel=1e-4) and r.x_fwhm_mm == pytest.approx(8.0, rel=1e-3)
     assert "the file gives none" in qc.results()
+
+
+def test_library_shape_from_nmkit_with_an_array():
+    array = four_bar(true_mm=2.0, fwhm_mm=8.0, seed=None).array[0]
+    r = nmkit.FourBarQC(array, pixel_mm=2.0).analyze().results_data()
+    assert r.header_pixel_mm == [2.0, 2.0] and r.x_fwhm_mm == pytest.approx(8.0, rel=1e-3)
+    for name in ("FourBarQC", "QuadrantQC", "LinearityQC", "TomoUniformityQC", "TomoContrastQC"):
+        assert all(hasattr(getattr(nmkit, name), m) for m in ("analyze", "results", "results_data",
+                                                               "plot_analyzed_image"))

@@ -101,3 +101,12 @@ def test_real_jaszczak(shared_data):
     for s, (row, col) in zip(spheres, pylinac):
         assert abs(s["row"] - row) <= 1.5 and abs(s["col"] - col) <= 1.5
     assert [s["contrast"] for s in spheres[:4]] == sorted([s["contrast"] for s in spheres[:4]], reverse=True)
+
+
+def test_volume_as_an_array_with_its_voxel_size():
+    array = spect_volume(slices=12, gradient=0.1).array
+    from_array = TomoUniformityQC(array, pixel_mm=2.0).analyze().results_data().as_dict()
+    from_image = TomoUniformityQC(spect_volume(slices=12, gradient=0.1)).analyze().results_data().as_dict()
+    assert [from_array[k] for k in ("ufov_iu", "cfov_du")] == [from_image[k] for k in ("ufov_iu", "cfov_du")]
+    with pytest.raises(InputError, match="does not give its pixel size"):
+        TomoUniformityQC(array)

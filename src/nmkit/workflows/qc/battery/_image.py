@@ -12,16 +12,17 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from nmkit.errors import InputError
-from nmkit.io import Image, load_image
+from nmkit.io import Image
+from nmkit.io.image import as_image
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 FWTM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(10.0))
 NOT_PLANAR_TYPES = ("DYNAMIC", "GATED", "TOMO", "RECON")
 
 
-def read_image(source: str | Path | Image) -> Image:
-    """An :class:`Image` from a path (any format nmkit reads) or an Image already in memory."""
-    image = source if isinstance(source, Image) else load_image(source)
+def read_image(source: str | Path | Image | np.ndarray, pixel_mm: float | tuple[float, float] | None = None) -> Image:
+    """An :class:`Image` from a path (any format nmkit reads), an Image, or a numpy array with its pixel size."""
+    image = as_image(source, pixel_mm)
     if image.path is None:
         image.path = Path("image")
     return image

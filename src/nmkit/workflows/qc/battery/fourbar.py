@@ -60,10 +60,11 @@ class FourBarQC(Analysis):
     ``separation_mm`` over the distance between the fitted centres.
     """
 
-    def __init__(self, source: str | Path | Image, separation_mm: float = 100.0, band_mm: float = 10.0):
+    def __init__(self, source: str | Path | Image | np.ndarray, separation_mm: float = 100.0, band_mm: float = 10.0,
+                 pixel_mm: float | None = None):
         if not separation_mm > 0 or not band_mm > 0:
             raise InputError("--separation-mm", "the line separation and the band width must be positive")
-        self.image = read_image(source)
+        self.image = read_image(source, pixel_mm)
         self.counts = planar_counts(self.image, "fourbar")
         self.separation_mm, self.band_mm = float(separation_mm), float(band_mm)
         self.pairs: dict[str, LinePair | None] = {}

@@ -80,8 +80,8 @@ class LinearityQC(Analysis):
     The CFOV figures use the samples whose position lies inside the CFOV.
     """
 
-    def __init__(self, source: str | Path | Image, bin_mm: float = BIN_MM):
-        self.image = read_image(source)
+    def __init__(self, source: str | Path | Image | np.ndarray, bin_mm: float = BIN_MM, pixel_mm: float | None = None):
+        self.image = read_image(source, pixel_mm)
         self.counts = planar_counts(self.image, "linearity")
         require_spacing(self.image, "linearity")
         self.bin_mm = float(bin_mm)

@@ -81,11 +81,11 @@ class QuadrantQC(Analysis):
     must measure within 20 % of their given widths (finer ones may be unresolved), else the image is refused.
     """
 
-    def __init__(self, source: str | Path | Image, bar_widths: list[float], roi_radius_mm: float = 70.0,
-                 roi_distance_mm: float = 135.0):
+    def __init__(self, source: str | Path | Image | np.ndarray, bar_widths: list[float], roi_radius_mm: float = 70.0,
+                 roi_distance_mm: float = 135.0, pixel_mm: float | None = None):
         if len(bar_widths) != 4 or min(bar_widths) <= 0:
             raise InputError("--bar-widths", f"needs four positive bar widths in mm, got {list(bar_widths)}")
-        self.image = read_image(source)
+        self.image = read_image(source, pixel_mm)
         self.counts = planar_counts(self.image, "quadrant")
         require_spacing(self.image, "quadrant")
         self.bar_widths = sorted((float(w) for w in bar_widths), reverse=True)

@@ -94,8 +94,9 @@ class TomoUniformityQC(Analysis):
     ratio is the mean of the central disc (0.4 of the UFOV) over the mean of the UFOV ring outside the CFOV.
     """
 
-    def __init__(self, source: str | Path | Image, slices: tuple[int, int] | None = None):
-        self.image = read_image(source)
+    def __init__(self, source: str | Path | Image | np.ndarray, slices: tuple[int, int] | None = None,
+                 pixel_mm: float | None = None):
+        self.image = read_image(source, pixel_mm)  # a volume as an array: voxels of pixel_mm
         self.volume = volume_counts(self.image, "tomo-uniformity")
         require_spacing(self.image, "tomo-uniformity")
         self.slices = slices
@@ -207,11 +208,11 @@ class TomoContrastQC(Analysis):
     the first two, as the spheres of a Jaszczak phantom lie on one ring. Contrast = 100 (B - S) / B.
     """
 
-    def __init__(self, source: str | Path | Image, diameters_mm: tuple[float, ...] = JASZCZAK_SPHERES_MM,
-                 uniform_slices: tuple[int, int] | None = None):
+    def __init__(self, source: str | Path | Image | np.ndarray, diameters_mm: tuple[float, ...] = JASZCZAK_SPHERES_MM,
+                 uniform_slices: tuple[int, int] | None = None, pixel_mm: float | None = None):
         if not diameters_mm or min(diameters_mm) <= 0:
             raise InputError("--diameters", f"needs positive sphere diameters in mm, got {list(diameters_mm)}")
-        self.image = read_image(source)
+        self.image = read_image(source, pixel_mm)  # a volume as an array: voxels of pixel_mm
         self.volume = volume_counts(self.image, "tomo-contrast")
         require_spacing(self.image, "tomo-contrast")
         self.diameters = sorted((float(d) for d in diameters_mm), reverse=True)
