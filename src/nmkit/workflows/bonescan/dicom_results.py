@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.uid import NuclearMedicineImageStorage
 
 from nmkit.dicom.results import Concept, DicomResults, ModelIdentity, Number, Word
+from nmkit.dicom.route import Outcome, Route, image_type
 from nmkit.workflows.bonescan.analyse import KneeDJD
 
 TITLE = Concept("NMBONEKNEE", "Bone scan knee DJD grade")
@@ -25,3 +29,25 @@ def dicom_results(analysis: KneeDJD, sources: list[Dataset], info: dict[str, Any
                           Concept(f"DJD{knee['grade']}", knee["grade_name"])))
     return DicomResults(title=TITLE, sources=sources, model=ModelIdentity.from_info(info), numbers=numbers,
                         words=words, figure=r.overlay_png)
+
+
+def is_whole_body(header: Dataset) -> bool:
+    """An NM whole-body scan (ImageType WHOLE BODY)."""
+    return header.get("Modality") == "NM" and "WHOLE BODY" in image_type(header)
+
+
+def node_route(data_dir: Path) -> Route:
+    """The node's bonescan entry: a whole-body scan (anterior view first) -> KneeDJD."""
+    from nmkit.dicom.source import dicom_sources
+    from nmkit.workflows.bonescan.analyse import load_bonescan_model
+
+    model = functools.cache(load_bonescan_model)
+
+    def analyse(files: list[Path], out: Path) -> Outcome:
+        net, info = model()
+        analysis = KneeDJD(files).analyze(net, info)
+        analysis.plot_analyzed_image(out / "knees.png")
+        result = analysis.results_data().as_dict() | {"overlay_png": "knees.png"}
+        return Outcome(result, dicom_results(analysis, dicom_sources(files), info))
+
+    return Route("bonescan", (NuclearMedicineImageStorage,), is_whole_body, analyse)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import PositronEmissionTomographyImageStorage
 
 from nmkit.dicom.results import Concept, DicomResults, ModelIdentity, Number
+from nmkit.dicom.route import Outcome, Route
 from nmkit.dicom.source import dicom_sources
 from nmkit.errors import InputError
 from nmkit.report.figures import image_row_figure
@@ -76,3 +79,27 @@ def predict_to(early: Path, output: Path, model: Path | None, sources: list[Data
             results = dicom_results(result, image.array, delayed, sources, info, Path(tmp) / "mip.png")
             result["dicom_files"] = save_results(results, dicom_out)
     return result
+
+
+def is_pet(header: Dataset) -> bool:
+    return header.get("Modality") == "PT"
+
+
+def node_route(data_dir: Path) -> Route:
+    """The node's pet entry: an early PT series -> the predicted delayed PT series (sent on), SR and SC."""
+    from nmkit.dicom.pt import write_pt_series
+    from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_early
+
+    model = functools.cache(load_pet_model)
+
+    def analyse(files: list[Path], out: Path) -> Outcome:
+        generator, info = model()
+        image = load_early(files[0].parent)
+        result, delayed = predict_early(image, files[0].parent.name, out / "delayed.nii.gz", generator)
+        sources = dicom_sources(files)
+        series = write_pt_series(out / "delayed", delayed, sources, image.metadata["suv"]["suv_factor"],
+                                 ModelIdentity.from_info(info))
+        result |= {"output": "delayed", "format": "dicom", "files": len(series), "nifti": "delayed.nii.gz"}
+        return Outcome(result, dicom_results(result, image.array, delayed, sources, info, out / "mip.png"), series)
+
+    return Route("pet", (PositronEmissionTomographyImageStorage,), is_pet, analyse)
