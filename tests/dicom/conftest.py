@@ -120,3 +120,49 @@ def pet_series(folder: Path, slices: int = 12, size: int = 40) -> Path:
 
 def read(path: Path) -> Dataset:
     return pydicom.dcmread(path)
+
+
+def assert_valid(path: Path) -> None:
+    """dciodvfy finds no error and no warning beyond TOLERATED in ``path``."""
+    assert dciodvfy_problems(path) == [], path
+
+
+def results_of(sources: list[Dataset], figure: Path | None = None, masks: np.ndarray | None = None):
+    """A small DicomResults on ``sources``: two numbers, a word, a mask per source frame, a figure."""
+    from nmkit.dicom.results import Concept, DicomResults, ModelIdentity, Number, Segment, Word
+
+    segments = [] if masks is None else [Segment("LV ROI", masks, Concept("91723000", "Anatomical Structure", "SCT"),
+                                                 Concept("87878005", "Left ventricle", "SCT"))]
+    return DicomResults(title=Concept("TEST", "nmkit test"), sources=sources,
+                        model=ModelIdentity("test-model", "nmkit 0", "ab" * 32),
+                        numbers=[Number(Concept("10230-1", "Left ventricular Ejection fraction", "LN"), 55.25, "%"),
+                                 Number(Concept("ESFRAME", "End-systolic frame"), 4, "{frame}")],
+                        words=[Word(Concept("QCVERDICT", "QC verdict"), Concept("PASS", "pass"))],
+                        segments=segments, figure=figure)
+
+
+@pytest.fixture(scope="session")
+def studies(tmp_path_factory) -> dict[str, Path]:
+    """One small DICOM study per workflow, made once."""
+    folder = tmp_path_factory.mktemp("studies")
+    return {"flood": flood_dicom(folder), "gated": gated_dicom(folder), "chest": chest_dicom(folder),
+            "bone": bone_dicom(folder), "pet": pet_series(folder / "pet")}
+
+
+@pytest.fixture(scope="session")
+def cli_results(studies, tmp_path_factory) -> dict[str, dict]:
+    """`qc check` and `gbp ef` JSON (with --dicom-out) of the flood and the gated study, run once."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from nmkit.cli import app
+
+    out = tmp_path_factory.mktemp("cli")
+    found = {}
+    for key, command in (("flood", ["qc", "check"]), ("gated", ["gbp", "ef"])):
+        run = CliRunner().invoke(app, [*command, str(studies[key]), "--out", str(out / key), "--dicom-out",
+                                       str(out / "dicom"), "--json"])
+        assert run.exit_code == 0, run.output
+        found[key] = json.loads(run.stdout.strip().splitlines()[-1])
+    return found
