@@ -6,6 +6,7 @@ stays free of pydicom and highdicom so that the commands' ``--help`` does not lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,28 @@ def sources_for(paths: Any, dicom_out: Path | None) -> list[Any] | None:
     from nmkit.dicom.source import dicom_sources
 
     return dicom_sources(paths)
+
+
+def results_zip(upload: Path, out: Path, build: Callable[[list[Any]], DicomResults],
+                name: str = "dicom-results.zip") -> list[str]:
+    """For a DICOM ``upload``: the SEG/SR/SC that ``build(sources)`` describes, zipped into ``out/name``; returns
+    ``[name]``, or ``[]`` when the upload is not DICOM (the web page then offers no DICOM download)."""
+    import tempfile
+    import zipfile
+
+    from nmkit.atomic import atomic_path
+    from nmkit.dicom.results import write_results
+    from nmkit.dicom.source import dicom_sources
+    from nmkit.io import detect_format
+
+    if detect_format(upload) != "dicom":
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        written = write_results(build(dicom_sources(upload)), tmp)
+        with atomic_path(Path(out) / name) as part, zipfile.ZipFile(part, "w") as archive:
+            for path in written.values():
+                archive.write(path, path.name)
+    return [name]
 
 
 def save_results(results: DicomResults, dicom_out: Path) -> dict[str, str]:

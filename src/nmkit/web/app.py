@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if path is None:
             raise HTTPException(404, "no such file.")
         headers = {"Content-Security-Policy": REPORT_POLICY} if name.endswith(".html") else {}
-        download = name.endswith((".json", ".nii.gz", ".u8"))
+        download = name.endswith((".json", ".nii.gz", ".u8", ".zip"))
         return FileResponse(path, headers=headers, filename=name if download else None,
                             media_type="application/octet-stream" if name.endswith(".u8") else None)
 
