@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.valuerep import DSfloat
 
 from nmkit.atomic import atomic_dir
-from nmkit.dicom.results import ModelIdentity
+from nmkit.dicom.results import ModelIdentity, references
 from nmkit.errors import InputError
 from nmkit.io.dicom_write import derived_uid
 from nmkit.io.pet import _slice_position
@@ -55,9 +54,7 @@ def derived_slice(source: Dataset, bq_per_ml: np.ndarray, model: ModelIdentity, 
     ds.SeriesNumber, ds.SeriesDescription = SERIES_NUMBER, description[:64]
     ds.DerivationDescription = (f"{description} from this early series by nmkit model {model.name} "
                                 f"({model.version}, sha256 {model.sha256})")[:1024]
-    reference = Dataset()
-    reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = source.SOPClassUID, source.SOPInstanceUID
-    ds.SourceImageSequence = Sequence([reference])
+    ds.SourceImageSequence = references([source])
     ds.Units = "BQML"
     ds.RescaleSlope, ds.RescaleIntercept = DSfloat(slope, auto_format=True), "0"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0

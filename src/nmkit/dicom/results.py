@@ -6,15 +6,20 @@ TID 1500 measurement SR and a Secondary Capture of its figure (when it has one),
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 import nmkit
+from nmkit.atomic import atomic_path
 
 PRIVATE_SCHEME = "99NMKIT"
 """Coding scheme of nmkit's own concepts (a private scheme, as PS3.16 8.2 allows, for what has no standard code)."""
@@ -107,6 +112,31 @@ def write_results(results: DicomResults, out_dir: str | Path) -> dict[str, Path]
     if results.figure is not None:
         written["sc"] = write_secondary_capture(results, out_dir / f"{stem}.sc.dcm")
     return written
+
+
+def save(ds: Dataset, path: str | Path) -> Path:
+    """Write a built DICOM object to ``path`` atomically (DICOM file format, with its meta information)."""
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return Path(path)
+
+
+def references(sources: list[Dataset]) -> Sequence:
+    """One item (ReferencedSOPClassUID, ReferencedSOPInstanceUID) per source instance."""
+    items = []
+    for ds in sources:
+        item = Dataset()
+        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+        items.append(item)
+    return Sequence(items)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """highdicom warns about one-word patient names, which phantoms and anonymised studies have."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
+        yield
 
 
 def content_key(results: DicomResults, kind: str) -> tuple[str, ...]:

@@ -10,7 +10,6 @@ a second dimension (TemporalPositionIndex) when there are several.
 from __future__ import annotations
 
 import copy
-import warnings
 from pathlib import Path
 
 import highdicom as hd
@@ -22,8 +21,7 @@ from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
 import nmkit
-from nmkit.atomic import atomic_path
-from nmkit.dicom.results import Concept, DicomResults, content_key
+from nmkit.dicom.results import Concept, DicomResults, content_key, quiet, references, save
 from nmkit.io.dicom_write import derived_uid
 
 SERIES_NUMBER = 901
@@ -42,14 +40,6 @@ def frame_references(sources: list[Dataset]) -> list[FrameRef]:
         refs += [(str(ds.SOPClassUID), str(ds.SOPInstanceUID), i + 1 if "NumberOfFrames" in ds else None)
                  for i in range(frames)]
     return refs
-
-
-def quiet() -> warnings.catch_warnings:
-    """highdicom warns about one-word patient names, which phantoms and anonymised studies have."""
-    guard = warnings.catch_warnings()
-    guard.__enter__()
-    warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
-    return guard
 
 
 def _single_frame_view(source: Dataset) -> Dataset:
@@ -81,8 +71,7 @@ def build_segmentation(results: DicomResults) -> hd.seg.Segmentation:
         segmented_property_type=coded(s.kind), algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
         algorithm_identification=algorithm) for i, s in enumerate(results.segments)]
     key = content_key(results, "seg")
-    guard = quiet()
-    try:
+    with quiet():
         seg = hd.seg.Segmentation(
             source_images=[_single_frame_view(results.sources[0])], pixel_array=masks[:1],
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
@@ -91,8 +80,6 @@ def build_segmentation(results: DicomResults) -> hd.seg.Segmentation:
             manufacturer_model_name=results.model.name, software_versions=nmkit.__version__,
             device_serial_number=results.model.sha256[:64], omit_empty_frames=False,
             series_description=f"nmkit SEG {results.title.meaning}"[:64])
-    finally:
-        guard.__exit__(None, None, None)
     _extend_to_frames(seg, masks, refs, results.sources)
     return seg
 
@@ -123,19 +110,11 @@ def _extend_to_frames(seg: Dataset, masks: np.ndarray, refs: list[FrameRef], sou
     seg.PerFrameFunctionalGroupsSequence = Sequence(items)
     seg.NumberOfFrames = len(items)
     seg.PixelData = pack_bits(np.moveaxis(masks, -1, 0).reshape(-1, *masks.shape[1:3]))
-    instances = []
-    for ds in sources:
-        ref = Dataset()
-        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
-        instances.append(ref)
-    seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence = Sequence(instances)
-    seg.SourceImageSequence = Sequence(copy.deepcopy(instances))
+    seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence = references(sources)
+    seg.SourceImageSequence = references(sources)
     seg.PatientOrientation = sources[0].get("PatientOrientation", "")
 
 
 def write_segmentation(results: DicomResults, path: str | Path) -> Path:
     """Build the SEG of ``results`` and write it to ``path`` atomically."""
-    seg = build_segmentation(results)
-    with atomic_path(path) as tmp:
-        seg.save_as(tmp, enforce_file_format=True)
-    return Path(path)
+    return save(build_segmentation(results), path)

@@ -14,9 +14,8 @@ import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-from nmkit.atomic import atomic_path
-from nmkit.dicom.results import PRIVATE_SCHEME, DicomResults, content_key
-from nmkit.dicom.seg import coded, quiet
+from nmkit.dicom.results import PRIVATE_SCHEME, DicomResults, content_key, quiet, save
+from nmkit.dicom.seg import coded
 from nmkit.io.dicom_write import derived_uid
 
 SERIES_NUMBER = 902
@@ -48,14 +47,11 @@ def build_measurement_report(results: DicomResults) -> hd.sr.Comprehensive3DSR:
             model_name=results.model.name, serial_number=results.model.sha256[:64]))
     report = hd.sr.MeasurementReport(observation_context=hd.sr.ObservationContext(observer_device_context=device),
                                      procedure_reported=coded(results.title), imaging_measurements=[group])
-    guard = quiet()
-    try:
+    with quiet():
         sr = hd.sr.Comprehensive3DSR(
             evidence=results.sources, content=report[0], series_instance_uid=derived_uid("series", *key),
             series_number=SERIES_NUMBER, sop_instance_uid=derived_uid("sop", *key), instance_number=1,
             manufacturer="nmkit", is_complete=True, series_description=f"nmkit SR {results.title.meaning}"[:64])
-    finally:
-        guard.__exit__(None, None, None)
     scheme = Dataset()
     scheme.CodingSchemeDesignator, scheme.CodingSchemeName = PRIVATE_SCHEME, "nmkit concepts"
     scheme.CodingSchemeResponsibleOrganization = "nmkit"
@@ -65,10 +61,7 @@ def build_measurement_report(results: DicomResults) -> hd.sr.Comprehensive3DSR:
 
 def write_measurement_report(results: DicomResults, path: str | Path) -> Path:
     """Build the SR of ``results`` and write it to ``path`` atomically."""
-    sr = build_measurement_report(results)
-    with atomic_path(path) as tmp:
-        sr.save_as(tmp, enforce_file_format=True)
-    return Path(path)
+    return save(build_measurement_report(results), path)
 
 
 def read_measurements(sr: Dataset) -> dict[str, Any]:
