@@ -196,3 +196,14 @@ def test_forward_sends_the_results_and_an_unreachable_one_is_logged(studies, tmp
         node.stop()
         lost.stop()
         server.shutdown()
+
+
+@pytest.mark.parametrize("args, message", [(["--forward", "PACS@host"], "is not AET@HOST:PORT"),
+                                           (["--aet", "A" * 17], "is not an AE title of 1 to 16 characters")])
+def test_cli_refuses_a_bad_forward_or_ae_title(args, message, tmp_path):
+    from typer.testing import CliRunner
+
+    from nmkit.cli import app
+
+    result = CliRunner().invoke(app, ["node", "--data-dir", str(tmp_path / "d"), *args])
+    assert result.exit_code == 2 and message in result.output and not (tmp_path / "d").exists()
