@@ -37,9 +37,14 @@ def results_zip(upload: Path, out: Path, build: Callable[[list[Any]], DicomResul
     from nmkit.atomic import atomic_path
     from nmkit.dicom.results import write_results
     from nmkit.dicom.source import dicom_sources
+    from nmkit.errors import InputError
     from nmkit.io import detect_format
 
-    if detect_format(upload) != "dicom":
+    try:
+        is_dicom = detect_format(upload) == "dicom"
+    except InputError:  # a format only a workflow reads (e.g. a study .mat)
+        is_dicom = False
+    if not is_dicom:
         return []
     with tempfile.TemporaryDirectory() as tmp:
         written = write_results(build(dicom_sources(upload)), tmp)
