@@ -127,7 +127,8 @@ def main() -> None:
     parser.add_argument("--idle-s", type=float, default=2.0)
     args = parser.parse_args()
     started_on = machine()
-    with tempfile.TemporaryDirectory() as tmp:
+    (ROOT / "runs").mkdir(exist_ok=True)  # not /tmp: shared machines clean it
+    with tempfile.TemporaryDirectory(dir=ROOT / "runs", prefix="node-benchmark-") as tmp:
         tmp = Path(tmp)
         floods, gated = make_studies(tmp / "in", args.floods, args.gated)
         series = {str(pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID): (w, p)
