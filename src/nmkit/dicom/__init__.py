@@ -27,10 +27,10 @@ def sources_for(paths: Any, dicom_out: Path | None) -> list[Any] | None:
     return dicom_sources(paths)
 
 
-def results_zip(upload: Path, out: Path, build: Callable[[list[Any]], DicomResults],
+def results_zip(upload: Path, out: Path, options: dict[str, Any], build: Callable[[list[Any]], DicomResults],
                 name: str = "dicom-results.zip") -> list[str]:
-    """For a DICOM ``upload``: the SEG/SR/SC that ``build(sources)`` describes, zipped into ``out/name``; returns
-    ``[name]``, or ``[]`` when the upload is not DICOM (the web page then offers no DICOM download)."""
+    """For a DICOM ``upload``, when ``options["dicom_results"]`` asks (the web server does): the SEG/SR/SC that
+    ``build(sources)`` describes, zipped into ``out/name``; returns ``[name]``, else ``[]`` (no DICOM download)."""
     import tempfile
     import zipfile
 
@@ -40,6 +40,8 @@ def results_zip(upload: Path, out: Path, build: Callable[[list[Any]], DicomResul
     from nmkit.errors import InputError
     from nmkit.io import detect_format
 
+    if not options.get("dicom_results"):
+        return []
     try:
         is_dicom = detect_format(upload) == "dicom"
     except InputError:  # a format only a workflow reads (e.g. a study .mat)

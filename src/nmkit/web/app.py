@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     (data_dir / "uploads").mkdir(parents=True, exist_ok=True)
     history = FloodHistory(database_url(data_dir, settings.database_url))
     options = {"iu_limit": settings.iu_limit, "du_limit": settings.du_limit, "qc_history": history,
-               "gbp_background": settings.gbp_background}
+               "gbp_background": settings.gbp_background, "dicom_results": True}
     models = Models(settings.models)
     runner = JobRunner(data_dir, models, options, settings.workers)
     static = resources.files("nmkit.web") / "static"

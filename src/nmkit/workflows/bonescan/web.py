@@ -30,7 +30,7 @@ def run(ctx: RunContext) -> Outcome:
     result = analysis.results_data().as_dict()
     numbers = [Number(f"knees.{i}.grade", f"{knee['side']} knee DJD grade", knee["grade"], knee["grade_name"])
                for i, knee in enumerate(result["knees"])]
-    dicom = results_zip(ctx.upload, ctx.out, lambda sources: dicom_results(analysis, sources, info))
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
     return Outcome(result, numbers, ["scan.knees.png"], downloads=dicom)
 
 

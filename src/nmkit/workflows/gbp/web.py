@@ -32,7 +32,7 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("ef", "LV ejection fraction", result["ef"], "%"),
                Number("ed_frame", "ED frame", result["ed_frame"]), Number("es_frame", "ES frame", result["es_frame"]),
                Number("background_per_pixel", "background", result["background_per_pixel"], "counts/pixel")]
-    dicom = results_zip(ctx.upload, ctx.out, lambda sources: dicom_results(analysis, sources, info))
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
     return Outcome(result, numbers, ["study.rois.png", "study.curve.png"], downloads=dicom)
 
 

@@ -36,7 +36,7 @@ def run(ctx: RunContext) -> Outcome:
         ("ufov_iu", "UFOV integral uniformity"), ("ufov_du", "UFOV differential uniformity"),
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
     numbers.append(Number("defect_probability", "AI defect probability", result["defect_probability"]))
-    dicom = results_zip(ctx.upload, ctx.out, lambda sources: dicom_results(qc, sources, info))
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(qc, sources, info))
     return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"], downloads=dicom)
 
 

@@ -38,7 +38,7 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("lung_area_px", "lung area", result["lung_area_px"], "pixels")]
     if result["rds_probability"] is not None:
         numbers.insert(0, Number("rds_probability", "RDS probability", round(result["rds_probability"], 4)))
-    dicom = results_zip(ctx.upload, ctx.out, lambda sources: dicom_results_of_prediction(
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results_of_prediction(
         ctx.upload, result, ctx.model, sources, ctx.out))
     return Outcome(result, numbers, ["chest.lungs.png"], downloads=[Path(result["mask_png"]).name, *dicom])
 
