@@ -52,7 +52,6 @@ class Node:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.port: int | None = None
-        self.idle = threading.Event()
 
     # the chain
     def start(self, host: str = "127.0.0.1", port: int = 11112) -> int:
@@ -92,9 +91,7 @@ class Node:
             try:
                 folder = self.grouper.ready.get(timeout=0.2)
             except queue.Empty:
-                self.idle.set() if self.grouper.pending() == 0 else self.idle.clear()
                 continue
-            self.idle.clear()
             self.process(folder)
 
     def process(self, folder: Path) -> Path | None:

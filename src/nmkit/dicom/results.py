@@ -89,7 +89,7 @@ class DicomResults:
     numbers: list[Number] = field(default_factory=list)
     words: list[Word] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
-    figure: Path | None = None
+    figure: str | Path | None = None
     description: str = ""
 
 

@@ -33,7 +33,7 @@ def dicom_results(qc: FloodQC, sources: list[Dataset], info: dict[str, Any] | No
                       Concept("COLDREGION", "Flood cold region"))
     return DicomResults(title=TITLE, sources=sources, model=ModelIdentity.from_info(info), numbers=numbers,
                         words=[Word(Concept("QCVERDICT", "QC verdict"), Concept(r.verdict.upper(), r.verdict))],
-                        segments=[segment], figure=None if r.map_png is None else r.map_png)
+                        segments=[segment], figure=r.map_png)
 
 
 def is_flood(header: Dataset) -> bool:
