@@ -153,9 +153,13 @@ def main() -> None:
             while done() < len(series) and time.perf_counter() - t0 < 3600:
                 time.sleep(1.0)
             t_all = time.perf_counter() - t0
-        finally:
+        finally:  # the node must be gone before its folder is
             node.send_signal(signal.SIGINT)
-            node.wait(timeout=120)
+            try:
+                node.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
         outcome = check(data_dir, series, reference)
         rejected = sorted(p.read_text().strip() for p in (data_dir / "rejected").glob("*/reason.txt"))
     row = {"floods": args.floods, "gated": args.gated, "idle_s": args.idle_s, "send_floods_s": round(t_floods, 2),

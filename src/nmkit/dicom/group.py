@@ -33,7 +33,7 @@ class SeriesGrouper:
         """Where instances of ``series_uid`` go; call with :attr:`lock` held."""
         self.last_seen[series_uid] = time.monotonic()
         folder = self.incoming / series_uid
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def pending(self) -> int:

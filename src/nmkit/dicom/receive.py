@@ -29,9 +29,10 @@ class Receiver:
     """The SCP: ``start()`` listens on (host, port) as ``aet``; ``stop()`` closes it."""
 
     def __init__(self, grouper: SeriesGrouper, sop_classes: list[str], aet: str = "NMKIT",
-                 max_pending: int = 10_000):
+                 max_pending: int = 10_000, max_associations: int = 64):
         self.grouper, self.max_pending = grouper, max_pending
         self.ae = AE(ae_title=aet)
+        self.ae.maximum_associations = max_associations  # pynetdicom's default, 10, refuses a busy department
         self.ae.add_supported_context(Verification)
         for uid in sop_classes:
             self.ae.add_supported_context(uid)
