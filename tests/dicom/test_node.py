@@ -207,3 +207,10 @@ def test_cli_refuses_a_bad_forward_or_ae_title(args, message, tmp_path):
 
     result = CliRunner().invoke(app, ["node", "--data-dir", str(tmp_path / "d"), *args])
     assert result.exit_code == 2 and message in result.output and not (tmp_path / "d").exists()
+
+
+def test_more_simultaneous_associations_than_pynetdicoms_default_of_10(node):
+    associations = [associate(node.port) for _ in range(12)]
+    assert all(assoc.send_c_echo().Status == 0 for assoc in associations)
+    for assoc in associations:
+        assoc.release()
