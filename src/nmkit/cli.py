@@ -225,6 +225,38 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+@app.command()
+@reports_input_errors
+def node(
+    aet: str = typer.Option("NMKIT", "--aet", help="This node's AE title (up to 16 characters)."),
+    port: int = typer.Option(11112, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (only this machine unless you change it)."),
+    data_dir: Path = typer.Option(Path("nmkit-node"), "--data-dir", help="Received instances, results, rejected "
+                                  "series and the QC history database."),
+    forward_to: Optional[str] = typer.Option(None, "--forward", help="AET@HOST:PORT: C-STORE every SEG, SR, SC "
+                                             "(and predicted PT series) there."),
+    idle_s: float = typer.Option(5.0, "--idle-s", min=0.1, help="A series is complete after this many seconds "
+                                 "without a new instance."),
+    queue_size: int = typer.Option(64, "--queue", min=1, help="Complete series waiting for analysis, at most."),
+) -> None:
+    """A DICOM node: receive series (C-STORE, C-ECHO), analyse each with its workflow, store and forward results."""
+    import logging
+
+    from nmkit.dicom.forward import Destination
+    from nmkit.dicom.node import Node
+    from nmkit.errors import InputError
+    from nmkit.workflows.routes import node_routes
+
+    if not 0 < len(aet) <= 16:
+        raise InputError("--aet", f"{aet!r} is not an AE title of 1 to 16 characters")
+    destination = Destination.parse(forward_to) if forward_to else None
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("nmkit.node").setLevel(logging.INFO)
+    logging.getLogger("pynetdicom").setLevel(logging.ERROR)
+    typer.echo(f"nmkit node {aet} on {host}:{port} (data in {data_dir}); Ctrl-C stops it")
+    Node(data_dir, node_routes(data_dir), aet, destination, idle_s, queue_size).serve(host, port)
+
+
 def main() -> None:
     app()
 

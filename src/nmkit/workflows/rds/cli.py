@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
@@ -112,12 +113,20 @@ def predict(
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
     islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
-    from nmkit.workflows.rds.evaluate import predict_image
+    from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = predict_image(image, model, out, PostProcess(median=median, tta=tta, islands=islands))
+    sources = sources_for(image, dicom_out)
+    models = load_rds_models(model)
+    result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands))
+    if dicom_out:
+        from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
+
+        result["dicom_files"] = save_results(dicom_results_of_prediction(image, result, models, sources, out),
+                                             dicom_out)
     if json_out:
         print_json(result)
     else:
