@@ -48,3 +48,14 @@ class Image:
         if self.n_frames != 1:
             raise InputError(self.path, f"expected a single 2-D image but found {self.n_frames} frames")
         return self.array[0]
+
+
+@dataclass
+class Header:
+    """What a file says about its image before any pixel is decoded: enough to pick a workflow and to check
+    the pixel cap. ``shape`` is (frames or slices, H, W) as the reader would return it."""
+
+    format: str
+    shape: tuple[int, int, int]
+    modality: str = "OT"
+    metadata: dict[str, Any] = field(default_factory=dict)

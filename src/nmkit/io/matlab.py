@@ -18,11 +18,14 @@ import scipy.io
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.io._common import require_file
+from nmkit.io.image import Header
+from nmkit.io.limits import check_pixels
 
 VIEW_SHAPE = (1024, 256)
 CODE_NAMES = {-1: "unspecified", 2: "normal", 3: "minimal", 4: "mild DJD", 5: "moderate DJD", 6: "severe DJD"}
 """Knee codes of the study; 0 and 1 are within the valid range -1..6 but, like -1, carry no grade."""
 VERSIONS = ("v5", "v7.3")
+CLASS_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "single": 4, "logical": 1}
 _MAT5_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, written by nmkit"
 _MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
 
@@ -50,7 +53,8 @@ class BoneStudy:
 
 
 def read_bone_mat(path: str | Path) -> BoneStudy:
-    """Read a study .mat file (v5 or v7.3); InputError naming the file for anything malformed."""
+    """Read a study .mat file (v5 or v7.3); InputError naming the file for anything malformed, TooLarge
+    when an array declares more than the pixel cap."""
     path = require_file(path)
     if h5py.is_hdf5(path):
         array, codes = _read_v73(path)
@@ -59,9 +63,34 @@ def read_bone_mat(path: str | Path) -> BoneStudy:
     return BoneStudy(_views(path, array), _codes(path, codes), path)
 
 
+def mat_header(path: str | Path) -> Header:
+    """The (views, rows, columns) of a study .mat file from its array headers, every array checked against
+    the pixel cap before anything is read; InputError without a 'V' or 'Y' array."""
+    path = require_file(path)
+    try:
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as mat:
+                arrays = {name: (item.shape[::-1], item.dtype.itemsize) for name, item in mat.items()
+                          if isinstance(item, h5py.Dataset)}
+        else:
+            arrays = {name: (shape, CLASS_BYTES.get(kind, 8)) for name, shape, kind in scipy.io.whosmat(path)}
+    except Exception as err:  # noqa: BLE001  (scipy and h5py raise many types for a non-.mat file)
+        raise InputError(path, f"cannot be read as a MATLAB file ({type(err).__name__})") from err
+    for shape, itemsize in arrays.values():
+        check_pixels(path, shape, itemsize)
+    shape = next((arrays[k][0] for k in ("V", "Y") if k in arrays), None)
+    if shape is None:
+        raise InputError(path, "has no 'V' or 'Y' array of whole-body views")
+    views = (shape[2] if len(shape) > 2 else 1, shape[0] if shape else 1, shape[1] if len(shape) > 1 else 1)
+    return Header("mat", views, "NM", {"format": "mat"})
+
+
 def _read_v5(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    mat_header(path)
     try:
         content = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001  (scipy raises many types for a non-.mat file)
         raise InputError(path, f"cannot be read as a MATLAB file ({type(err).__name__})") from err
     key = "V" if "V" in content else "Y" if "Y" in content else None
@@ -76,6 +105,7 @@ def _read_v5(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_v73(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    mat_header(path)
     try:
         with h5py.File(path, "r") as mat:
             key = "V" if "V" in mat else "Y" if "Y" in mat else None
@@ -85,10 +115,16 @@ def _read_v73(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 raise InputError(path, "has no 'diaginfo' struct with the knee codes")
             if "kneejointid" not in mat["diaginfo"]:
                 raise InputError(path, "has a 'diaginfo' without 'kneejointid'")
+            views, codes = mat[key], mat["diaginfo"]["kneejointid"]
+            if not (isinstance(views, h5py.Dataset) and isinstance(codes, h5py.Dataset)):
+                raise InputError(path, f"has '{key}' or 'diaginfo.kneejointid' that is not an array")
+            check_pixels(path, codes.shape, codes.dtype.itemsize)
             # HDF5 holds MATLAB's column-major arrays transposed.
-            return np.asarray(mat[key]).T, np.asarray(mat["diaginfo"]["kneejointid"]).T
-    except OSError as err:
-        raise InputError(path, f"cannot be read as a MATLAB v7.3 file ({err})") from err
+            return np.asarray(views).T, np.asarray(codes).T
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001  (h5py raises OSError, KeyError, ValueError, TypeError on damaged files)
+        raise InputError(path, f"cannot be read as a MATLAB v7.3 file ({type(err).__name__})") from err
 
 
 def _views(path: Path, array: np.ndarray) -> np.ndarray:
@@ -162,4 +198,4 @@ def _write_v73(path: Path, array: np.ndarray, codes: np.ndarray, names: list[str
         handle.write(_MAT73_HEADER.ljust(116, b" ") + bytes(8) + b"\x00\x02IM")
 
 
-__all__ = ["BoneStudy", "CODE_NAMES", "VERSIONS", "VIEW_SHAPE", "read_bone_mat", "write_bone_mat"]
+__all__ = ["BoneStudy", "CODE_NAMES", "VERSIONS", "VIEW_SHAPE", "mat_header", "read_bone_mat", "write_bone_mat"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import SimpleITK as sitk
 
 from nmkit.errors import InputError
 from nmkit.io._common import checked_pixels, reason, require_file
-from nmkit.io.image import Image
+from nmkit.io.image import Header, Image
+from nmkit.io.limits import check_pixels
 
 HEADER_BYTES = 65536
 ELEMENT_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
@@ -39,10 +41,28 @@ def read_metaimage_header(path: str | Path) -> dict[str, str]:
     return header
 
 
+def metaimage_header(path: str | Path) -> Header:
+    """Shape (slices, H, W) from a MetaImage header; TooLarge over the pixel cap, InputError for a bad DimSize."""
+    path = Path(path)
+    header = read_metaimage_header(path)
+    try:
+        dims = [int(v) for v in header["DimSize"].split()]
+        channels = int(header.get("ElementNumberOfChannels", "1"))
+    except ValueError:
+        raise InputError(path, f"has DimSize {header['DimSize']!r} and ElementNumberOfChannels "
+                               f"{header.get('ElementNumberOfChannels', '1')!r}; both must be whole numbers") from None
+    if not dims:
+        raise InputError(path, "has an empty DimSize")
+    check_pixels(path, [*dims, channels], ELEMENT_BYTES.get(header.get("ElementType", ""), 8))
+    dims += [1] * max(0, 2 - len(dims))
+    return Header("metaimage", (math.prod(dims[2:]), dims[1], dims[0]), MODALITIES.get(header.get("Modality", ""), "OT"),
+                  {"format": "metaimage", "header": header})
+
+
 def read_metaimage(path: str | Path) -> Image:
     """A MetaImage as (slices, H, W); ElementSpacing (or ElementSize) gives the spacing in mm."""
     path = Path(path)
-    header = read_metaimage_header(path)
+    header = metaimage_header(path).metadata["header"]
     data_file = header.get("ElementDataFile", "")
     single = data_file.split()[0] if data_file else ""
     if single and single.upper() not in ("LOCAL", "LIST") and "%" not in single:
