@@ -15,7 +15,7 @@ from .conftest import flood_dicom
 
 
 def client_for(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://localhost")
 
 
 def post(client: TestClient, path: str, file, name: str = "study.dcm", **form):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def shipped_model(package: str, filename: str) -> Path:
 
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
-    """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded.
+    """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded and
+    ``info["model_id"]`` names it for results that leave this machine (registry name, file name, sha256; no path).
 
     With neither, an InputError says no default ``what`` model is shipped yet and how to ``train`` one.
     """
@@ -61,4 +63,6 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     chosen = Path(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
+    info["model_sha256"] = hashlib.sha256(chosen.read_bytes()).hexdigest()
+    info["model_id"] = f"{info['model_name']} ({chosen.name}, sha256:{info['model_sha256']})"
     return model, info

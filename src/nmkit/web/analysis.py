@@ -11,18 +11,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nmkit.io import Image
+from nmkit.io import Image, load_image
 
 
 @dataclass
 class Probe:
-    """What an upload is, read from its content: its format and, for images, the loaded image's header."""
+    """What an upload is, read from its header only: its format, modality, shape and metadata. ``image``
+    decodes it on first use, which happens in a job's worker thread under the workflow's pixel cap."""
 
     format: str  # "dicom", "nifti", "raster", "npy" or "mat"
     modality: str | None = None
     shape: tuple[int, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
-    image: Image | None = None  # the upload as read while probing (not for .mat), so a run need not read it again
+    path: Path | None = None
+    _image: Image | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> Image:
+        """The upload decoded (once); not for .mat uploads."""
+        if self._image is None:
+            self._image = load_image(self.path)
+        return self._image
 
     @property
     def n_frames(self) -> int:
@@ -88,3 +97,4 @@ class WebAnalysis:
     load_model: Callable[[list[Path]], Any]
     run: Callable[[RunContext], Outcome]
     model_required: bool = False  # True when nmkit ships no default model for this workflow
+    max_pixel_mb: float = 1024.0  # largest decoded upload (rows x columns x frames x bytes per sample) it takes

@@ -32,4 +32,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",
-                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run)
+                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run,
+                  max_pixel_mb=64)

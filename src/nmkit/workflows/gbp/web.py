@@ -34,4 +34,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",
-                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run)
+                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run,
+                  max_pixel_mb=64)

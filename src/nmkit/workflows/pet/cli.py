@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive
 
 app = typer.Typer(help="Early to delayed 18F-FDG PET translation (pix2pix vs CycleGAN), SUVbw I/O.",
                   no_args_is_help=True)
@@ -53,6 +53,9 @@ def synth(
     from nmkit.errors import InputError
     from nmkit.phantoms.fdg import FDGSpec, write_fdg_set
 
+    require_positive("--pixel-mm", pixel_mm)
+    require_positive("--slice-mm", slice_mm)
+    output_folder(out)
     try:
         spec = FDGSpec(size=size, slices=slices, pixel_mm=pixel_mm, slice_mm=slice_mm)
     except ValueError as err:
@@ -75,6 +78,7 @@ def predict(
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
     from nmkit.workflows.pet.analyse import load_pet_model, predict_file
 
+    output_file(output)
     generator, _ = load_pet_model(model)
     result = predict_file(early, output, generator)
     print_json(result) if json_out else typer.echo(

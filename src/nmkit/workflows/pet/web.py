@@ -43,4 +43,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("pet", "FDG PET: predicted delayed phase",
-                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run)
+                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run,
+                  max_pixel_mb=1024)

@@ -38,4 +38,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
-                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run)
+                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run,
+                  max_pixel_mb=64)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
@@ -39,6 +39,7 @@ def synth(
         raise InputError("--format", f"must be png or dicom, not {fmt!r}")
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError("--photometric", f"must be MONOCHROME1 or MONOCHROME2, not {photometric!r}")
+    output_folder(out)
     spec = dataclasses.replace(ChestSpec(), shape=(size, width or size), confounded=confounded)
     with Progress(transient=True) as progress:
         job = progress.add_task("radiographs", total=n)
@@ -92,6 +93,7 @@ def predict(
     from nmkit.workflows.rds.evaluate import predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
+    output_folder(out)
     result = predict_image(image, model, out, PostProcess(median=median, tta=tta))
     if json_out:
         print_json(result)

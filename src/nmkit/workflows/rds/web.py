@@ -40,4 +40,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("rds", "Neonatal chest X-ray: RDS",
-                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run)
+                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run,
+                  max_pixel_mb=128)
