@@ -7,6 +7,7 @@ Every reader returns an :class:`Image` (float32 pixels of shape (frames or slice
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def _gunzip_head(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as handle:
             return handle.read(1024)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return b""
 
 

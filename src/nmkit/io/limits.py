@@ -68,22 +68,24 @@ def check_inflated(path: str | Path | None, stream: BinaryIO, wbits: int, limit:
     ``keep`` bytes of the output, and stops there when ``keep`` is given."""
     limit = limit_bytes() + 16 * MB if limit is None else limit
     inflater = zlib.decompressobj(wbits)
-    head, total = b"", 0
+    head: list[bytes] = []
+    total = 0
     try:
         while chunk := stream.read(INFLATE_CHUNK):
             while chunk:
                 out = inflater.decompress(chunk, INFLATE_CHUNK)
+                if total < keep:
+                    head.append(out[:keep - total])
                 total += len(out)
-                head += out[:max(0, keep - len(head))]
-                if keep and len(head) >= keep:
-                    return head
                 if total > limit:
                     raise TooLarge(path, f"its compressed data inflate to more than {limit / MB:,.0f} MB, beyond "
                                          f"what its header declares or the limit of {limit_bytes() / MB:,.0f} MB "
                                          "for this analysis")
+                if keep and total >= keep:
+                    return b"".join(head)
                 chunk = inflater.unconsumed_tail
                 if inflater.eof:
-                    return head
+                    return b"".join(head)
     except zlib.error as exc:
         raise InputError(path, f"its compressed data are corrupt ({exc})") from exc
-    return head
+    return b"".join(head)

@@ -8,6 +8,9 @@ MATLAB v5 files are read and written with scipy.io, v7.3 (HDF5) files with h5py.
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +22,14 @@ from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.io._common import require_file
 from nmkit.io.image import Header
-from nmkit.io.limits import check_pixels
+from nmkit.io.limits import check_inflated, check_pixels, limit_bytes
 
 VIEW_SHAPE = (1024, 256)
 CODE_NAMES = {-1: "unspecified", 2: "normal", 3: "minimal", 4: "mild DJD", 5: "moderate DJD", 6: "severe DJD"}
 """Knee codes of the study; 0 and 1 are within the valid range -1..6 but, like -1, carry no grade."""
 VERSIONS = ("v5", "v7.3")
+MI_MATRIX, MI_COMPRESSED = 14, 15
+MI_NUMERIC = {1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18}  # the MAT-file v5 data types scipy can read
 CLASS_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "single": 4, "logical": 1}
 _MAT5_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, written by nmkit"
 _MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
@@ -73,7 +78,10 @@ def mat_header(path: str | Path) -> Header:
                 arrays = {name: (item.shape[::-1], item.dtype.itemsize) for name, item in mat.items()
                           if isinstance(item, h5py.Dataset)}
         else:
+            check_mat5_elements(path)
             arrays = {name: (shape, CLASS_BYTES.get(kind, 8)) for name, shape, kind in scipy.io.whosmat(path)}
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001  (scipy and h5py raise many types for a non-.mat file)
         raise InputError(path, f"cannot be read as a MATLAB file ({type(err).__name__})") from err
     for shape, itemsize in arrays.values():
@@ -83,6 +91,41 @@ def mat_header(path: str | Path) -> Header:
         raise InputError(path, "has no 'V' or 'Y' array of whole-body views")
     views = (shape[2] if len(shape) > 2 else 1, shape[0] if shape else 1, shape[1] if len(shape) > 1 else 1)
     return Header("mat", views, "NM", {"format": "mat"})
+
+
+def check_mat5_elements(path: Path) -> None:
+    """Walk a MATLAB v5 file's data elements (inflating compressed ones chunk by chunk against the pixel cap)
+    and refuse one whose type code or size is impossible: scipy's reader trusts them and crashes the process
+    on some (a numeric element of type 0, for one)."""
+    data = path.read_bytes()
+    if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
+        raise InputError(path, "cannot be read as a MATLAB file (no MATLAB 5 header)")
+    _walk_mat5(path, data, 128, len(data), "<" if data[126:128] == b"IM" else ">", depth=0)
+
+
+def _walk_mat5(path: Path, data: bytes, start: int, end: int, order: str, depth: int) -> None:
+    """Check the elements in ``data[start:end]``; miMATRIX elements are walked inside, miCOMPRESSED inflated."""
+    if depth > 16:
+        raise InputError(path, "its MATLAB arrays are nested more than 16 deep")
+    at = start
+    while at + 8 <= end:
+        kind, size = struct.unpack_from(order + "II", data, at)
+        if kind >> 16:  # the small element format: type and size share one word, data in the next 4 bytes
+            kind, size, body, at_next = kind & 0xFFFF, kind >> 16, at + 4, at + 8
+            if size > 4:
+                raise InputError(path, f"has a small MATLAB data element of {size} bytes at byte {at}")
+        else:
+            body, at_next = at + 8, at + 8 + size + (-size % 8 if kind != MI_COMPRESSED else 0)
+        if body + size > end:
+            raise InputError(path, f"has a MATLAB data element at byte {at} that runs past its end (truncated?)")
+        if kind == MI_COMPRESSED and depth == 0:
+            inner = check_inflated(path, io.BytesIO(data[body:body + size]), zlib.MAX_WBITS, limit=limit_bytes(), keep=limit_bytes() + 1)
+            _walk_mat5(path, inner, 0, len(inner), order, depth + 1)
+        elif kind == MI_MATRIX:
+            _walk_mat5(path, data, body, body + size, order, depth + 1)
+        elif kind not in MI_NUMERIC or depth == 0:
+            raise InputError(path, f"has a MATLAB data element of unknown type {kind} at byte {at}")
+        at = at_next
 
 
 def _read_v5(path: Path) -> tuple[np.ndarray, np.ndarray]:
