@@ -68,9 +68,9 @@ def read_dicom_dataset(path: str | Path, stop_before_pixels: bool = False) -> Da
 
 def _read_deflated(path: Path, stop_before_pixels: bool) -> Dataset | None:
     """For a Deflated Explicit VR Little Endian file: its header (read from the first inflated bytes), checked
-    against the pixel cap, and its whole stream inflated chunk by chunk to check it holds no more than the
-    header declares. Returns the header with ``stop_before_pixels``, else None (pydicom then reads the file,
-    now known to be bounded); None too for every other file."""
+    against the pixel cap. With ``stop_before_pixels`` that header is returned; else the whole stream is
+    inflated chunk by chunk (counted, not kept) to check it holds no more than the header declares, and None
+    lets pydicom read the file, now known to be bounded. None too for every other file."""
     with open(path, "rb") as handle:
         try:
             read_preamble(handle, force=True)
@@ -84,9 +84,11 @@ def _read_deflated(path: Path, stop_before_pixels: bool) -> Dataset | None:
         ds = read_dataset(DicomBytesIO(head), False, True, stop_when=lambda tag, vr, length: tag in PIXEL_TAGS)
         ds.file_meta = FileMetaDataset(meta)
         declared = check_dicom_size(ds, path)
+        if stop_before_pixels:
+            return ds
         handle.seek(start)
         check_inflated(path, handle, -zlib.MAX_WBITS, limit=declared + len(head) + DEFLATED_HEADER_BYTES)
-    return ds if stop_before_pixels else None
+    return None
 
 
 def _force_read(path: Path, stop_before_pixels: bool) -> Dataset:
