@@ -8,7 +8,8 @@ then runs each in a fresh process under ``/usr/bin/time -v``:
 
 - reader: ``load_image`` under the qc workflow's cap (64 MB), timed inside the process (refusal seconds);
 - cli: ``nmkit qc check BOMB`` as a user would run it (wall time includes Python start-up and imports);
-- server: one POST of the bomb to ``/api/analyse`` (FastAPI's test client, shipped models), timed per request;
+- server: one POST of the bomb to ``/api/analyse`` (FastAPI's test client, shipped models), timed per request
+  after one warm-up request;
 - uncapped: the DICOM bomb read with the cap raised to 100 GB, for what the cap saves.
 
 Peak memory is the process's maximum resident set size as /usr/bin/time reports it. Targets: refused in under
@@ -62,6 +63,7 @@ def child(mode: str, path: Path) -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             client = TestClient(create_app(Settings(data_dir=Path(tmp))), base_url="http://localhost")
+            client.post("/api/analyse", files={"file": ("empty.dcm", b"")})  # warm-up: the first request builds the app
             start = time.perf_counter()
             response = client.post("/api/analyse", files={"file": (path.name, path.read_bytes())})
             outcome = f"HTTP {response.status_code}: {response.json().get('detail', '')}"

@@ -53,9 +53,11 @@ def read_dicom_dataset(path: str | Path, stop_before_pixels: bool = False) -> Da
             raise
         except Exception as exc:  # pydicom raises many types on damaged files
             raise InputError(path, f"is a truncated or corrupt DICOM file ({reason(exc)})") from exc
-        _check_not_truncated(ds, path)
         try:
+            _check_not_truncated(ds, path)
             ds.walk(lambda *_: None)  # pydicom converts raw elements on first use: a bad one fails here, not later
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(path, f"is a corrupt DICOM file ({reason(exc)})") from exc
     if not any(tag.group != 0x0002 for tag in ds.keys()):

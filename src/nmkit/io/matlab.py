@@ -95,19 +95,29 @@ def mat_header(path: str | Path) -> Header:
 
 def check_mat5_elements(path: Path) -> None:
     """Walk a MATLAB v5 file's data elements (inflating compressed ones chunk by chunk against the pixel cap)
-    and refuse one whose type code or size is impossible: scipy's reader trusts them and crashes the process
-    on some (a numeric element of type 0, for one)."""
+    and refuse impossible ones: scipy's reader trusts them and crashes the process on some (a numeric
+    element of type 0, a complex flag without an imaginary part)."""
     data = path.read_bytes()
     if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
         raise InputError(path, "cannot be read as a MATLAB file (no MATLAB 5 header)")
-    _walk_mat5(path, data, 128, len(data), "<" if data[126:128] == b"IM" else ">", depth=0)
+    order = "<" if data[126:128] == b"IM" else ">"
+    for kind, body, size in _mat5_elements(path, data, 128, len(data), order):
+        if kind == MI_COMPRESSED:
+            inner = check_inflated(path, io.BytesIO(data[body:body + size]), zlib.MAX_WBITS, limit=limit_bytes(),
+                                   keep=limit_bytes() + 1)
+            elements = _mat5_elements(path, inner, 0, len(inner), order)
+            if [k for k, _, _ in elements] != [MI_MATRIX]:
+                raise InputError(path, f"has a compressed MATLAB element at byte {body - 8} that holds no one array")
+            _check_mat5_matrix(path, inner, elements[0][1], elements[0][1] + elements[0][2], order, 1)
+        elif kind == MI_MATRIX:
+            _check_mat5_matrix(path, data, body, body + size, order, 1)
+        else:
+            raise InputError(path, f"has a top-level MATLAB data element of type {kind} at byte {body - 8}")
 
 
-def _walk_mat5(path: Path, data: bytes, start: int, end: int, order: str, depth: int) -> None:
-    """Check the elements in ``data[start:end]``; miMATRIX elements are walked inside, miCOMPRESSED inflated."""
-    if depth > 16:
-        raise InputError(path, "its MATLAB arrays are nested more than 16 deep")
-    at = start
+def _mat5_elements(path: Path, data: bytes, start: int, end: int, order: str) -> list[tuple[int, int, int]]:
+    """The (type, start of data, size) of each data element in ``data[start:end]``."""
+    found, at = [], start
     while at + 8 <= end:
         kind, size = struct.unpack_from(order + "II", data, at)
         if kind >> 16:  # the small element format: type and size share one word, data in the next 4 bytes
@@ -118,14 +128,35 @@ def _walk_mat5(path: Path, data: bytes, start: int, end: int, order: str, depth:
             body, at_next = at + 8, at + 8 + size + (-size % 8 if kind != MI_COMPRESSED else 0)
         if body + size > end:
             raise InputError(path, f"has a MATLAB data element at byte {at} that runs past its end (truncated?)")
-        if kind == MI_COMPRESSED and depth == 0:
-            inner = check_inflated(path, io.BytesIO(data[body:body + size]), zlib.MAX_WBITS, limit=limit_bytes(), keep=limit_bytes() + 1)
-            _walk_mat5(path, inner, 0, len(inner), order, depth + 1)
-        elif kind == MI_MATRIX:
-            _walk_mat5(path, data, body, body + size, order, depth + 1)
-        elif kind not in MI_NUMERIC or depth == 0:
-            raise InputError(path, f"has a MATLAB data element of unknown type {kind} at byte {at}")
+        found.append((kind, body, size))
         at = at_next
+    return found
+
+
+def _check_mat5_matrix(path: Path, data: bytes, start: int, end: int, order: str, depth: int) -> None:
+    """One miMATRIX: array flags, dimensions and name of the right types, a known class, an imaginary part
+    where the complex flag says so, and only numeric elements or (in cells and structs) further arrays."""
+    if depth > 16:
+        raise InputError(path, "its MATLAB arrays are nested more than 16 deep")
+    parts = _mat5_elements(path, data, start, end, order)
+    if not parts:
+        return  # an empty array (as in an empty cell)
+    where = f"the MATLAB array at byte {start - 8}"
+    if parts[0][0] != 6 or parts[0][2] != 8:
+        raise InputError(path, f"{where} has no array flags")
+    flags = struct.unpack_from(order + "I", data, parts[0][1])[0]
+    mx_class, complex_flag = flags & 0xFF, bool(flags & 0x0800)
+    if not 1 <= mx_class <= 17:
+        raise InputError(path, f"{where} has the unknown class {mx_class}")
+    if mx_class != 17 and (len(parts) < 3 or parts[1][0] != 5 or parts[2][0] != 1):
+        raise InputError(path, f"{where} lacks its dimensions or name")
+    if complex_flag and 5 <= mx_class <= 15 and len(parts) < (7 if mx_class == 5 else 5):
+        raise InputError(path, f"{where} is marked complex but has no imaginary part")
+    for kind, body, size in parts[3:]:
+        if kind == MI_MATRIX and mx_class in (1, 2, 3, 17):
+            _check_mat5_matrix(path, data, body, body + size, order, depth + 1)
+        elif kind not in MI_NUMERIC:
+            raise InputError(path, f"{where} holds a data element of type {kind}")
 
 
 def _read_v5(path: Path) -> tuple[np.ndarray, np.ndarray]:

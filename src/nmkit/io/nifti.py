@@ -43,7 +43,10 @@ def read_nifti(path: str | Path) -> Image:
         data = data.transpose(2, 1, 0)
     array = checked_pixels(data, path)
     header = image.header
-    space_unit = header.get_xyzt_units()[0]
+    try:
+        space_unit = header.get_xyzt_units()[0]
+    except KeyError:  # a unit code NIfTI does not define
+        space_unit = "unknown"
     scale = UNIT_TO_MM.get(space_unit, 1.0)
     zooms = [float(z) * scale for z in header.get_zooms()[:3]] + [1.0, 1.0, 1.0]
     description = _description(header)
