@@ -29,6 +29,7 @@ CODE_NAMES = {-1: "unspecified", 2: "normal", 3: "minimal", 4: "mild DJD", 5: "m
 """Knee codes of the study; 0 and 1 are within the valid range -1..6 but, like -1, carry no grade."""
 VERSIONS = ("v5", "v7.3")
 MI_MATRIX, MI_COMPRESSED = 14, 15
+MAX_INFLATED = 64 << 20  # a study's arrays inflate to about 1 MB; the walk holds at most this much
 MI_NUMERIC = {1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18}  # the MAT-file v5 data types scipy can read
 CLASS_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "single": 4, "logical": 1}
 _MAT5_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, written by nmkit"
@@ -103,8 +104,9 @@ def check_mat5_elements(path: Path) -> None:
     order = "<" if data[126:128] == b"IM" else ">"
     for kind, body, size in _mat5_elements(path, data, 128, len(data), order):
         if kind == MI_COMPRESSED:
-            inner = check_inflated(path, io.BytesIO(data[body:body + size]), zlib.MAX_WBITS, limit=limit_bytes(),
-                                   keep=limit_bytes() + 1)
+            limit = min(limit_bytes(), MAX_INFLATED)
+            inner = check_inflated(path, io.BytesIO(data[body:body + size]), zlib.MAX_WBITS, limit=limit,
+                                   keep=limit + 1)
             elements = _mat5_elements(path, inner, 0, len(inner), order)
             if [k for k, _, _ in elements] != [MI_MATRIX]:
                 raise InputError(path, f"has a compressed MATLAB element at byte {body - 8} that holds no one array")

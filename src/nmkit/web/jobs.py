@@ -99,7 +99,7 @@ class JobRunner:
             live = {job.id for job in self.jobs.values() if job.status in ("queued", "running")}
         cutoff = time.time() - older_than_s
         stale = [p for p in self.uploads.iterdir() if p.name not in live]
-        stale += [p for p in self.results.iterdir() if p.name.endswith(".part")]
+        stale += [p for p in self.results.iterdir() if p.name.endswith(".part") and p.name[1:33] not in live]
         removed = []
         for path in stale:
             try:

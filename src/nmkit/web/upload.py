@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
 from nmkit.errors import InputError
 from nmkit.io import TooLarge, detect_format, read_dicom_dataset, read_header
 from nmkit.io.matlab import mat_header
@@ -69,8 +71,8 @@ def verify(found: Probe, client_name: str) -> None:
             mat_header(found.path)
         else:
             read_header(found.path)
-        if found.format == "dicom":
-            read_dicom_dataset(found.path)
+        if found.format == "dicom" and found.metadata.get("transfer_syntax") != DeflatedExplicitVRLittleEndian:
+            read_dicom_dataset(found.path)  # file bytes only; a deflated one is inflated by its job
 
 
 @contextlib.contextmanager
