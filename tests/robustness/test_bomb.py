@@ -117,11 +117,11 @@ def test_the_server_answers_a_bomb_with_413_and_stores_nothing(settings, tmp_pat
 
 
 def test_the_server_caps_each_workflow_and_decodes_only_in_its_workers(settings, tmp_path, monkeypatch):
-    from nmkit.web import analysis
+    from nmkit.web import jobs
 
     decoded_in = []
-    real = analysis.load_image
-    monkeypatch.setattr(analysis, "load_image", lambda path: decoded_in.append(threading.current_thread().name)
+    real = jobs.load_image
+    monkeypatch.setattr(jobs, "load_image", lambda path: decoded_in.append(threading.current_thread().name)
                         or real(path))
     settings.pixel_limits_mb = {"qc": 0.001}
     client = client_for(settings)

@@ -16,7 +16,7 @@ from nmkit.io._common import require_file
 from nmkit.io.dicom import dicom_header, read_dicom, read_dicom_dataset
 from nmkit.io.image import Header, Image
 from nmkit.io.labelme import consensus_mask, mask_to_polygon, read_consensus, read_labelme, write_labelme
-from nmkit.io.limits import TooLarge, pixel_limit
+from nmkit.limits import TooLarge, pixel_limit
 from nmkit.io.metaimage import metaimage_header, read_metaimage, read_metaimage_header
 from nmkit.io.nifti import nifti_header, read_nifti
 from nmkit.io.npy import npy_header, read_npy

@@ -26,7 +26,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 from nmkit.errors import InputError
 from nmkit.io._common import LUMA_NOTE, checked_pixels, reason, require_file, to_grey
 from nmkit.io.image import Header, Image
-from nmkit.io.limits import check_inflated, check_pixels
+from nmkit.limits import check_inflated, check_pixels
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -38,7 +38,7 @@ DEFLATED_HEADER_BYTES = 8 << 20  # the elements before the pixel data of a defla
 def read_dicom_dataset(path: str | Path, stop_before_pixels: bool = False) -> Dataset:
     """The pydicom Dataset of a DICOM file, with or without the 128-byte preamble; InputError when it is not one.
 
-    A deflated file is first inflated chunk by chunk against the pixel cap (:mod:`nmkit.io.limits`), so a
+    A deflated file is first inflated chunk by chunk against the pixel cap (:mod:`nmkit.limits`), so a
     deflate bomb is refused before pydicom inflates it in memory."""
     path = require_file(path)
     with warnings.catch_warnings(record=True) as caught:  # pydicom warns, rather than fails, on damaged files

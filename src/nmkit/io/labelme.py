@@ -17,7 +17,7 @@ from skimage.measure import find_contours, label as label_regions
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.io._common import reason, require_file
-from nmkit.io.limits import check_pixels
+from nmkit.limits import check_pixels
 
 AREA_TYPES = ("polygon", "rectangle", "circle")
 NO_AREA_TYPES = ("point", "points", "line", "linestrip")

@@ -22,7 +22,7 @@ from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.io._common import require_file
 from nmkit.io.image import Header
-from nmkit.io.limits import check_inflated, check_pixels, limit_bytes
+from nmkit.limits import check_inflated, check_pixels, limit_bytes
 
 VIEW_SHAPE = (1024, 256)
 CODE_NAMES = {-1: "unspecified", 2: "normal", 3: "minimal", 4: "mild DJD", 5: "moderate DJD", 6: "severe DJD"}

@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from nmkit.errors import InputError
 from nmkit.io._common import checked_pixels, reason, require_file
 from nmkit.io.image import Header, Image
-from nmkit.io.limits import check_pixels
+from nmkit.limits import check_pixels
 
 HEADER_BYTES = 65536
 ELEMENT_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,

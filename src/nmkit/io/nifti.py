@@ -19,7 +19,7 @@ import numpy as np
 from nmkit.errors import InputError
 from nmkit.io._common import checked_pixels, reason, require_file
 from nmkit.io.image import Header, Image
-from nmkit.io.limits import check_inflated, check_pixels
+from nmkit.limits import check_inflated, check_pixels
 
 AXIS_ORDER = "array[z, y, x] = nifti data[x, y, z]"
 UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001}

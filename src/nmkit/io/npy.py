@@ -13,7 +13,7 @@ import numpy as np
 from nmkit.errors import InputError
 from nmkit.io._common import checked_pixels, reason, require_file
 from nmkit.io.image import Header, Image
-from nmkit.io.limits import check_pixels
+from nmkit.limits import check_pixels
 
 
 def read_npy(path: str | Path) -> Image:

@@ -21,7 +21,7 @@ from PIL import ImageSequence, UnidentifiedImageError
 from nmkit.errors import InputError
 from nmkit.io._common import LUMA_NOTE, checked_pixels, reason, require_file, to_grey
 from nmkit.io.image import Header, Image
-from nmkit.io.limits import TooLarge, check_pixels
+from nmkit.limits import TooLarge, check_pixels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

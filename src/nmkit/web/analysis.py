@@ -11,27 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nmkit.io import Image, load_image
+from nmkit.io import Image
 
 
 @dataclass
 class Probe:
-    """What an upload is, read from its header only: its format, modality, shape and metadata. ``image``
-    decodes it on first use, which happens in a job's worker thread under the workflow's pixel cap."""
+    """What an upload is, read from its content: its format, modality, shape and metadata. The server reads
+    only the header; ``image`` (not for .mat) is then decoded by the job, in a worker thread under the
+    workflow's pixel cap, before the workflow runs."""
 
     format: str  # "dicom", "nifti", "raster", "npy" or "mat"
     modality: str | None = None
     shape: tuple[int, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
-    path: Path | None = None
-    _image: Image | None = field(default=None, repr=False)
-
-    @property
-    def image(self) -> Image:
-        """The upload decoded (once); not for .mat uploads."""
-        if self._image is None:
-            self._image = load_image(self.path)
-        return self._image
+    image: Image | None = None
 
     @property
     def n_frames(self) -> int:

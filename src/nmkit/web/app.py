@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 typed, found = probe(stored, name)
             analysis = _choose(workflow, found, name)
             with pixel_limit(runner.max_pixel_mb(analysis)):
-                verify(found, name)
+                verify(typed, found, name)
             if not models.ready(analysis):
                 models.get(analysis)  # raises ModelUnavailable with the message
         except UploadError as err:

@@ -17,7 +17,7 @@ from typing import Any
 
 from nmkit.atomic import atomic_dir, atomic_path
 from nmkit.errors import InputError
-from nmkit.io import pixel_limit
+from nmkit.io import load_image, pixel_limit
 from nmkit.report.html import Section, write_report
 from nmkit.web.analysis import Outcome, Probe, RunContext, WebAnalysis
 from nmkit.web.upload import discard
@@ -152,6 +152,9 @@ class JobRunner:
             progress("loading the model", 0.05)
             model = self.models.get(analysis)
             with pixel_limit(self.max_pixel_mb(analysis)), atomic_dir(self.results / job.id) as out:
+                progress("reading the upload", 0.08)
+                if probe.image is None and probe.format != "mat":
+                    probe.image = load_image(upload)  # decoded here, in the worker, under the workflow's cap
                 progress("analysing", 0.1)
                 outcome = analysis.run(RunContext(upload, job.file, probe, out, model, dict(self.options), progress))
                 progress("writing the report", 0.95)

@@ -60,19 +60,19 @@ def probe(path: Path, client_name: str) -> tuple[Path, Probe]:
                                        "NIfTI, PNG or .mat instead.")
             typed = _rename(path, _suffix(kind, head))
             header = read_header(typed)
-    return typed, Probe(header.format, header.modality, tuple(header.shape), dict(header.metadata), typed)
+    return typed, Probe(header.format, header.modality, tuple(header.shape), dict(header.metadata))
 
 
-def verify(found: Probe, client_name: str) -> None:
+def verify(typed: Path, found: Probe, client_name: str) -> None:
     """Check the header again under the chosen workflow's pixel cap, and that a DICOM file holds all its
     pixel bytes (read, not decoded), so a bomb or a truncated file is refused before it is queued."""
     with refusals(client_name):
         if found.format == "mat":
-            mat_header(found.path)
+            mat_header(typed)
         else:
-            read_header(found.path)
+            read_header(typed)
         if found.format == "dicom" and found.metadata.get("transfer_syntax") != DeflatedExplicitVRLittleEndian:
-            read_dicom_dataset(found.path)  # file bytes only; a deflated one is inflated by its job
+            read_dicom_dataset(typed)  # file bytes only; a deflated one is inflated by its job
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.bonescan import MAX_PIXEL_MB
 from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
 from nmkit.workflows.bonescan.data import load_scan
 
@@ -33,4 +34,4 @@ def run(ctx: RunContext) -> Outcome:
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",
                   "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run,
-                  max_pixel_mb=64)
+                  max_pixel_mb=MAX_PIXEL_MB)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.gbp import MAX_PIXEL_MB
 from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
 
 
@@ -35,4 +36,4 @@ def run(ctx: RunContext) -> Outcome:
 
 WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",
                   "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run,
-                  max_pixel_mb=64)
+                  max_pixel_mb=MAX_PIXEL_MB)

@@ -1,6 +1,8 @@
-"""Gamma-camera flood-field uniformity QC: NEMA NU 1 uniformity and a CNN for local cold regions."""
+"""Gamma-camera flood-field uniformity QC: NEMA NU 1 uniformity and a CNN for local cold regions.
 
-from nmkit.workflows.qc import models  # noqa: F401  (registers qc-resnet18, qc-compact)
-from nmkit.workflows.qc.task import MONITOR, build_datamodule, build_task
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""
 
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+MAX_PIXEL_MB = 64.0
+"""Largest decoded image (rows x columns x frames x bytes per sample, MB) this workflow reads; floods: 2048 x 2048 x 16-bit is 8 MB."""

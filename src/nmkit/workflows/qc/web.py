@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.qc import MAX_PIXEL_MB
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 
 
@@ -39,4 +40,4 @@ def run(ctx: RunContext) -> Outcome:
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
                   "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run,
-                  max_pixel_mb=64)
+                  max_pixel_mb=MAX_PIXEL_MB)

@@ -10,7 +10,7 @@ import pytest
 
 from nmkit.errors import InputError
 from nmkit.io import Header, pixel_limit, read_header
-from nmkit.io.limits import DEFAULT_LIMIT_MB, MB, TooLarge, check_inflated, check_pixels, limit_bytes
+from nmkit.limits import DEFAULT_LIMIT_MB, MB, TooLarge, check_inflated, check_pixels, limit_bytes
 
 
 def test_the_cap_is_set_per_block_and_restored():
