@@ -36,7 +36,6 @@ MULTIPART_SLACK = 1 << 16  # form boundaries and headers around the file
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_PREFIXES = ("/static/", "/docs-static/")  # the page's own scripts and styles, needed before any token
 TOKEN_COOKIE = "nmkit_token"
-TOKEN_ENV = "NMKIT_TOKEN"
 
 
 @dataclass
@@ -234,10 +233,12 @@ def _refusal(request: Request, settings: Settings) -> Response | None:
     if request.method not in SAFE_METHODS:
         origin = request.headers.get("origin")
         site = request.headers.get("sec-fetch-site", "").lower()
-        if site in ("cross-site", "same-site") or (origin is not None and not _same_origin(origin, request, settings.allowed_hosts)):
+        foreign = origin is not None and not _same_origin(origin, request, settings.allowed_hosts)
+        if site in ("cross-site", "same-site") or foreign:
             return JSONResponse({"detail": "cross-site requests may not change anything on this server."},
                                 status_code=403)
-    if settings.token and not request.url.path.startswith(PUBLIC_PREFIXES) and not _has_token(request, settings.token):
+    public = request.url.path.startswith(PUBLIC_PREFIXES)
+    if settings.token and not public and not _has_token(request, settings.token):
         return JSONResponse({"detail": "this server needs its token: send the header Authorization: Bearer TOKEN, "
                                        "or open the page once as /?token=TOKEN."}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})

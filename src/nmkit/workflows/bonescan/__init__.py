@@ -5,4 +5,5 @@ the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
 """
 
 MAX_PIXEL_MB = 64.0
-"""Largest decoded image (rows x columns x frames x bytes per sample, MB) this workflow reads; whole-body scans: 1024 x 512 x 2 views x 16-bit is 2 MB."""
+"""Largest decoded image this workflow reads, in MB (rows x columns x frames x bytes per sample);
+whole-body scans: 1024 x 512 x 2 views x 16-bit is 2 MB."""

@@ -5,4 +5,5 @@ the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
 """
 
 MAX_PIXEL_MB = 64.0
-"""Largest decoded image (rows x columns x frames x bytes per sample, MB) this workflow reads; gated studies: 128 x 128 x 64 frames x 16-bit is 2 MB."""
+"""Largest decoded image this workflow reads, in MB (rows x columns x frames x bytes per sample);
+gated studies: 128 x 128 x 64 frames x 16-bit is 2 MB."""

@@ -5,4 +5,5 @@ the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
 """
 
 MAX_PIXEL_MB = 128.0
-"""Largest decoded image (rows x columns x frames x bytes per sample, MB) this workflow reads; radiographs: 4320 x 4320 RGB is 56 MB."""
+"""Largest decoded image this workflow reads, in MB (rows x columns x frames x bytes per sample);
+radiographs: 4320 x 4320 RGB is 56 MB."""
