@@ -32,7 +32,7 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 FLOAT_BYTES = {"FloatPixelData": 4, "DoubleFloatPixelData": 8}
 UNDEFINED_LENGTH = 0xFFFFFFFF
-DEFLATED_HEADER_BYTES = 8 << 20  # the elements before the pixel data of a deflated file are read from this much
+DEFLATED_HEADER_BYTES = (256 << 10, 16 << 20)  # a deflated file's header is read from this much, then this
 
 
 def read_dicom_dataset(path: str | Path, stop_before_pixels: bool = False) -> Dataset:
@@ -82,14 +82,19 @@ def _read_deflated(path: Path, stop_before_pixels: bool) -> Dataset | None:
         if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
             return None
         start = handle.tell()
-        head = check_inflated(path, handle, -zlib.MAX_WBITS, keep=DEFLATED_HEADER_BYTES)
+        for keep in DEFLATED_HEADER_BYTES:  # most headers end within the first 256 kB; Siemens CSA ones may not
+            handle.seek(start)
+            head = check_inflated(path, handle, -zlib.MAX_WBITS, keep=keep)
+            if len(head) < keep or any(tag.to_bytes(4, "little")[2:] + tag.to_bytes(4, "little")[:2] in head
+                                       for tag in PIXEL_TAGS):
+                break
         ds = read_dataset(DicomBytesIO(head), False, True, stop_when=lambda tag, vr, length: tag in PIXEL_TAGS)
         ds.file_meta = FileMetaDataset(meta)
         declared = check_dicom_size(ds, path)
         if stop_before_pixels:
             return ds
         handle.seek(start)
-        check_inflated(path, handle, -zlib.MAX_WBITS, limit=declared + len(head) + DEFLATED_HEADER_BYTES)
+        check_inflated(path, handle, -zlib.MAX_WBITS, limit=declared + 2 * len(head) + (1 << 20))
     return None
 
 
