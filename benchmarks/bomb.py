@@ -135,7 +135,7 @@ def render(rows: list[dict], host: str) -> str:
              "| bomb | on disk | mode | refusal (s) | wall (s) | peak (MB) | outcome |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         refusal = "-" if r["refusal_s"] is None else f"{r['refusal_s']:.3f}"
-        outcome = r["outcome"].replace("|", "/")
+        outcome = r["outcome"].splitlines()[0].replace("|", "/")
         lines.append(f"| {r['bomb']} | {r['file_kb']} kB | {r['mode']} | {refusal} | {r['wall_s']:.2f} | "
                      f"{r['peak_mb']} | {outcome} |")
     capped = [r for r in rows if r["mode"] not in ("uncapped", "baseline")]
