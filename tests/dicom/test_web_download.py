@@ -15,7 +15,7 @@ from .conftest import assert_valid, read
 
 
 def test_dicom_upload_gets_a_zip_of_valid_objects_and_a_png_none(studies, tmp_path):
-    client = TestClient(create_app(Settings(data_dir=tmp_path / "data")))
+    client = TestClient(create_app(Settings(data_dir=tmp_path / "data")), base_url="http://localhost")  # an allowed Host
     body = client.post("/api/qc", files={"file": ("flood.dcm", studies["flood"].read_bytes())}).json()
     assert "dicom-results.zip" in body["downloads"]
     response = client.get(f"/api/analyses/{body['id']}/files/dicom-results.zip")

@@ -35,10 +35,14 @@ def test_an_output_under_a_file_is_refused_up_front(tmp_path, blocker, command):
     assert str(blocker) in line and ("is a file" in line or "not a folder" in line)
 
 
-def test_pet_predict_refuses_an_existing_folder_as_its_output(tmp_path):
+def test_pet_predict_refuses_an_existing_folder_with_files_as_its_output(tmp_path):
+    """An empty or new folder takes a PT series (issue 18); one that holds files is never written into."""
     early = write_suv_nifti(tmp_path / "early.nii.gz", np.ones((4, 40, 40), np.float32), (5.0, 5.0, 5.0))
     (tmp_path / "folder").mkdir()
-    assert "is a folder" in one_sentence_error(run_cli("pet", "predict", early, "-o", tmp_path / "folder"))
+    (tmp_path / "folder" / "other.dcm").write_bytes(b"x")
+    line = one_sentence_error(run_cli("pet", "predict", early, "-o", tmp_path / "folder"))
+    assert "is a folder that already holds files" in line
+    assert [p.name for p in (tmp_path / "folder").iterdir()] == ["other.dcm"]
 
 
 def test_an_oserror_while_writing_is_one_sentence(tmp_path):
