@@ -12,6 +12,7 @@ import copy
 import csv
 import json
 import statistics
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ from nmkit.errors import InputError
 from nmkit.models import freeze, init_from, save_bundle
 
 FINE_TUNING_KEYS = ("init", "freeze")
+# torch 2.10+ deprecates constructing pytree LeafSpec; Lightning 2.6.6 (the latest) still does in
+# lightning/pytorch/utilities/_pytree.py on every step. Harmless for us, and nothing we can change: ignore exactly
+# that message from that module, only while fitting. Remove when Lightning stops using LeafSpec.
+LEAFSPEC_WARNING = dict(action="ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                        category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
 
 
 def _workflow(key: str):
@@ -157,7 +163,9 @@ def train(config: dict[str, Any], out_dir: str | Path, devices: int | None = Non
 
             write_split_csv(dataset, out_dir / "split.csv")
     last = out_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(**LEAFSPEC_WARNING)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
     bundle = out_dir / "model.pt"
     if trainer.is_global_zero:
         best = trainer.checkpoint_callback.best_model_path
