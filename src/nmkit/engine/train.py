@@ -105,7 +105,7 @@ def build_trainer(config: dict[str, Any], out_dir: Path, devices: int | None = N
 def own_dataset(config: dict[str, Any]):
     """The config's own-data set (data.root holding dataset.csv) with its splits, checked: every problem raises
     one DatasetError before anything is written; None for phantoms and synth folders."""
-    from nmkit.datasets import check_dataset, is_own_data, load_dataset
+    from nmkit.datasets import assign_splits, check_dataset, is_own_data, read_table
 
     root = config["data"].get("root")
     if not root or not is_own_data(root):
@@ -113,7 +113,9 @@ def own_dataset(config: dict[str, Any]):
     spec = getattr(_workflow(config["workflow"]), "DATASET", None)
     if spec is None:
         raise InputError(root, f"the {config['workflow']} workflow does not read own-data folders (dataset.csv) yet")
-    dataset = load_dataset(config["data"], spec, int(config["seed"]))
+    dataset = read_table(root, spec)
+    if not dataset.problems:
+        assign_splits(dataset, config["data"], int(config["seed"]))
     check_dataset(root, spec, needs=("train", "val"), dataset=dataset).raise_for_errors()
     return dataset
 
