@@ -46,3 +46,17 @@ def test_missing_file_nothing_fitting_and_shipped_names(tmp_path):
         init_from(create_model("qc-compact"), tmp_path / "other.pt")
     assert "qc-default" in shipped_models()
     assert resolve_model_path("qc-default") == shipped_models()["qc-default"]
+
+
+def test_models_shipped_lists_name_workflow_and_sha256():
+    import json
+
+    from typer.testing import CliRunner
+
+    from nmkit.cli import app
+
+    result = CliRunner().invoke(app, ["models", "--shipped", "qc-*", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert (row["name"], row["workflow"], len(row["sha256"])) == ("qc-default", "qc", 64)
+    assert "val_auc" in row["metrics"] and row["training_data"]

@@ -5,8 +5,8 @@ from nmkit.models.weights import load_weights, read_state_dict
 
 __all__ = ["create_model", "list_models", "register_model", "load_weights", "read_state_dict"]
 from nmkit.models.bundle import (load_bundle, load_model, resolve_model_path, save_bundle,  # noqa: E402
-                                shipped_model, shipped_models)
+                                shipped_catalogue, shipped_model, shipped_models)
 from nmkit.models.finetune import freeze, init_from  # noqa: E402
 
 __all__ += ["freeze", "init_from", "load_bundle", "load_model", "resolve_model_path", "save_bundle",
-            "shipped_model", "shipped_models"]
+            "shipped_catalogue", "shipped_model", "shipped_models"]

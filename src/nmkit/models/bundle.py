@@ -61,6 +61,29 @@ def shipped_models() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
+def shipped_catalogue() -> list[dict[str, Any]]:
+    """Each shipped model: name, workflow, sha256, nmkit version, training data and final validation metrics."""
+    import hashlib
+
+    rows = []
+    for name, path in shipped_models().items():
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        info = blob.get("info", {})
+        data = (info.get("config") or {}).get("data") or {}
+        if data.get("root"):
+            source = f"folder {Path(data['root']).name}"
+        elif data.get("phantom"):
+            source = f"{data['phantom'].get('n', '?')} phantoms made in memory"
+        else:
+            source = None
+        rows.append({"name": name, "workflow": path.parent.parent.name, "model": blob.get("model_name"),
+                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                     "nmkit_version": info.get("nmkit_version"), "training_data": source,
+                     "metrics": {k: round(float(v), 4) for k, v in (info.get("final_metrics") or {}).items()
+                                 if k.startswith("val_")}})
+    return rows
+
+
 def resolve_model_path(model: str | Path, what: str = "--model") -> Path:
     """A model given as a path or as a shipped model's name -> its file; InputError when it is neither."""
     path = Path(model)
