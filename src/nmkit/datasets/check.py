@@ -103,10 +103,14 @@ def _read_items(dataset: OwnDataset, report: CheckReport) -> None:
             if row.line in bad_lines:
                 continue
             try:
-                pixels = np.asarray(dataset.spec.inspect(row))
+                pixels = dataset.spec.inspect(row)
             except InputError as err:
                 report.problems.append(Problem(str(err).rstrip("."), row.line, dataset.spec.key))
                 continue
+            if isinstance(pixels, tuple):
+                pixels, notes = pixels
+                report.problems += [Problem(note, row.line, dataset.spec.key, "warning") for note in notes]
+            pixels = np.asarray(pixels)
             first = (row, pixels) if first is None else first
         if first is None:
             continue

@@ -12,6 +12,8 @@ from nmkit.phantoms.fdg import FDGSpec
 
 
 class PetData(DataSection):
+    size: int = Field(128, ge=16)
+    """Own data: both scans go onto the early scan's extent at size x size in-plane."""
     _phantom = phantom_keys(FDGSpec, "n")
 
 
