@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from nmkit.atomic import atomic_path
 from nmkit.datasets.hashes import overlap
@@ -40,6 +39,8 @@ def evaluation_set(root: str | Path, spec: DatasetSpec, info: Mapping[str, Any] 
 def resample_counts(image: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """A 2-D count image resampled (linear) to ``shape``, scaled so the total counts stay the same (512 -> 256
     gives what 2 x 2 summing gives, on average)."""
+    from scipy import ndimage  # here, not at import: `nmkit --help` loads this package and stays light
+
     image = np.asarray(image, dtype=np.float32)
     if tuple(image.shape) == tuple(shape):
         return image.copy()

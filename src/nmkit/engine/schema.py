@@ -144,11 +144,11 @@ def validate_config(config: dict[str, Any], source: str | Path | None = None) ->
     """InputError (one sentence per problem, joined) for an unknown workflow, section, key, model name or model
     argument, or a value of the wrong type."""
     from nmkit.models import list_models
-    from nmkit.workflows import WORKFLOWS
+    from nmkit.workflows import KEYS
 
     workflow = config.get("workflow")
-    if workflow not in WORKFLOWS:
-        raise InputError(source, f"workflow: {_unknown(str(workflow), list(WORKFLOWS))}".replace("key", "workflow"))
+    if workflow not in KEYS:
+        raise InputError(source, f"workflow: {_unknown(str(workflow), list(KEYS))}".replace("key", "workflow"))
     schema = workflow_config(workflow)
     try:
         schema.model_validate(config)
