@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
 import pytest
-import yaml
 from scipy import ndimage
 from typer.testing import CliRunner
 
@@ -50,20 +48,9 @@ def hospital(tmp_path_factory):
     return root
 
 
-def test_check_train_evaluate(hospital, tmp_path):
-    runner = CliRunner()
-    check = runner.invoke(app, ["bonescan", "dataset", "check", str(hospital), "--json"])
-    assert check.exit_code == 0, check.output
-    assert json.loads(check.output)["rows"] == 7
-    config = tmp_path / "bone.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", str(config), "--data", str(hospital), "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
-    result = runner.invoke(app, ["bonescan", "evaluate", "--data", str(hospital), "--model", str(run / "model.pt"),
-                                 "--out", str(tmp_path / "eval"), "--json"])
-    assert result.exit_code == 0, result.output
-    scored = json.loads(result.output)
+def test_check_train_evaluate(hospital, tmp_path, own_data_roundtrip):
+    report, scored, _ = own_data_roundtrip("bonescan", hospital, CONFIG)
+    assert report["rows"] == 7
     assert (scored["n_scans"], scored["n_knees"], scored["rows"]) == (2, 4, "test")
     assert "knee_localisation_within_10px" not in scored
     assert (tmp_path / "eval" / "rows.csv").read_text().count("\n") == 5

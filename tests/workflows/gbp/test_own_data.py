@@ -4,11 +4,9 @@ two observers on one study, reference EF) through dataset check, one training ep
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from nmkit.cli import app
@@ -53,20 +51,9 @@ def hospital(tmp_path_factory):
     return root
 
 
-def test_check_train_evaluate(hospital, tmp_path):
-    runner = CliRunner()
-    check = runner.invoke(app, ["gbp", "dataset", "check", str(hospital), "--json"])
-    assert check.exit_code == 0, check.output
-    assert json.loads(check.output)["items"] == 6
-    config = tmp_path / "gbp.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", str(config), "--data", str(hospital), "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
-    result = runner.invoke(app, ["gbp", "evaluate", "--data", str(hospital), "--model", str(run / "model.pt"),
-                                 "--out", str(tmp_path / "eval"), "--json"])
-    assert result.exit_code == 0, result.output
-    scored = json.loads(result.output)
+def test_check_train_evaluate(hospital, tmp_path, own_data_roundtrip):
+    report, scored, _ = own_data_roundtrip("gbp", hospital, CONFIG)
+    assert report["items"] == 6
     assert (scored["n"], scored["n_frames"]) == (2, 4) and 0 <= scored["dice"] <= 1
     assert scored.get("n_ef", 0) + scored["ef_failures"] == 2
     assert "reference_ef_bias" not in scored

@@ -4,17 +4,13 @@ extent shifted a few mm, NIfTI pairs) through dataset check, one training epoch 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
-import yaml
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
-from typer.testing import CliRunner
 
-from nmkit.cli import app
 from nmkit.io.pet import write_suv_nifti
 from nmkit.phantoms.fdg import FDGSpec, generate_fdg_patients
 
@@ -76,21 +72,9 @@ def hospital(tmp_path_factory):
     return root
 
 
-def test_check_train_evaluate(hospital, tmp_path):
-    runner = CliRunner()
-    check = runner.invoke(app, ["pet", "dataset", "check", str(hospital), "--json"])
-    assert check.exit_code == 0, check.output
-    report = json.loads(check.output)
+def test_check_train_evaluate(hospital, own_data_roundtrip):
+    report, scored, _ = own_data_roundtrip("pet", hospital, CONFIG)
     assert report["ok"] and any("LICENSE.txt" in p["message"] and p["line"] == 2 for p in report["problems"])
-    config = tmp_path / "pet.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", str(config), "--data", str(hospital), "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
-    result = runner.invoke(app, ["pet", "evaluate", "--data", str(hospital), "--model", str(run / "model.pt"),
-                                 "--out", str(tmp_path / "eval"), "--json"])
-    assert result.exit_code == 0, result.output
-    scored = json.loads(result.output)
     assert scored["n_test_patients"] == 1 and scored["rows"] == "test"
     assert scored["registration_residual_mm"][0] < 5.0 and "lesion_suvmax_error_median" not in scored
 

@@ -41,31 +41,19 @@ def hospital(tmp_path_factory):
     return root
 
 
-def test_check_train_evaluate(hospital, tmp_path):
-    runner = CliRunner()
-    check = runner.invoke(app, ["qc", "dataset", "check", str(hospital), "--json"])
-    assert check.exit_code == 0, check.output
-    report = json.loads(check.output)
+def test_check_train_evaluate(hospital, tmp_path, own_data_roundtrip):
+    report, scored, run = own_data_roundtrip("qc", hospital, CONFIG)
     assert report["ok"] and set(report["image_sizes"]) == {"32x32", "64x64"}
-    config = tmp_path / "qc.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", str(config), "--data", str(hospital), "--max-epochs", "1", "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
     assert (run / "split.csv").read_text().count("\n") == 11
     _, info = load_bundle(run / "model.pt")
     assert len(info["dataset"]["training_sha256"]) == 8 and info["config"]["data"]["root"] == hospital.name
     assert info["nmkit_version"] and str(tmp_path) not in json.dumps(info)
-    result = runner.invoke(app, ["qc", "evaluate", "--data", str(hospital), "--model", str(run / "model.pt"),
-                                 "--out", str(tmp_path / "eval"), "--json"])
-    assert result.exit_code == 0, result.output
-    scored = json.loads(result.output)
     assert scored["n"] == 2 and scored["rows"] == "test" and "observer_auc" not in scored
     assert (tmp_path / "eval" / "rows.csv").read_text().count("\n") == 3
     leak = tmp_path / "leak"
     shutil.copytree(hospital, leak)
     (leak / "dataset.csv").write_text("image,label\nfloods/f1.dcm,pass\n")
-    refused = runner.invoke(app, ["qc", "evaluate", "--data", str(leak), "--model", str(run / "model.pt")])
+    refused = CliRunner().invoke(app, ["qc", "evaluate", "--data", str(leak), "--model", str(run / "model.pt")])
     assert refused.exit_code == 2 and "trained on would be scored: line 2 (floods/f1.dcm)" in refused.output
 
 
