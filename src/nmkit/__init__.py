@@ -19,6 +19,11 @@ _CLASSES = {
     "KneeDJD": "nmkit.workflows.bonescan.analyse",
     "ChestRDS": "nmkit.workflows.rds.analyse",
     "Image": "nmkit.io.image",
+    "FourBarQC": "nmkit.workflows.qc.battery.fourbar",
+    "QuadrantQC": "nmkit.workflows.qc.battery.quadrant",
+    "LinearityQC": "nmkit.workflows.qc.battery.linearity",
+    "TomoUniformityQC": "nmkit.workflows.qc.battery.tomo",
+    "TomoContrastQC": "nmkit.workflows.qc.battery.tomo",
 }
 
 __all__ = ["__version__", *_CLASSES]
