@@ -97,10 +97,23 @@ def train(
 
 @app.command("models")
 def models_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.g. 'qc-*'."),
+                   shipped: bool = typer.Option(False, "--shipped", help="List the shipped trained models (usable "
+                                                "by name with --model and model.init) instead of architectures."),
                    json_out: bool = typer.Option(False, "--json")) -> None:
-    """List the registered models."""
-    from nmkit.models import list_models
+    """List the registered model architectures, or the shipped trained models."""
+    import fnmatch
 
+    from nmkit.models import list_models, shipped_catalogue
+
+    if shipped:
+        rows = [r for r in shipped_catalogue() if fnmatch.fnmatch(r["name"], pattern)]
+        if json_out:
+            print_json(rows)
+        for r in [] if json_out else rows:
+            metrics = ", ".join(f"{k} {v:g}" for k, v in r["metrics"].items())
+            typer.echo(f"{r['name']:<22} {r['workflow']:<9} {r['model']:<22} {r['sha256'][:12]}  "
+                       f"nmkit {r['nmkit_version'] or '?'}  {r['training_data'] or '?'}  {metrics}")
+        return
     names = list_models(pattern)
     if json_out:
         print_json(names)

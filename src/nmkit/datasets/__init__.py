@@ -18,7 +18,9 @@ function that reads one row's pixels. Then:
   ``.raise_for_errors()``, ``.as_dict()``, ``.format()``.
 - ``write_split_csv(dataset, path)``; ``training_hashes(dataset)`` (sha256 of every train/val image, for a
   bundle) and ``overlap(dataset, rows, hashes)`` (for evaluation to refuse).
-- ``evaluation_rows(dataset)``: the test rows, or every row when dataset.csv has no split column.
+- ``evaluation_set(root, spec, info)``: (dataset, rows to score): the test rows, or every row when dataset.csv
+  has no split column; refuses rows whose image the bundle (``info``) was trained on, naming them.
+- ``resample_counts(image, shape)`` (total counts kept) and ``write_rows_csv(path, rows)`` for per-row results.
 - ``dataset_app(spec)``: the ``nmkit <workflow> dataset check DIR [--json]`` Typer sub-command.
 """
 
@@ -28,15 +30,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from nmkit.datasets.check import CheckReport, check_dataset
+from nmkit.datasets.evaluation import evaluation_set, resample_counts, write_rows_csv
 from nmkit.datasets.hashes import file_sha256, overlap, row_hashes, training_hashes
 from nmkit.datasets.split import assign_fold, assign_split, split_fractions, write_split_csv
 from nmkit.datasets.table import (SPLITS, TABLE, Column, DatasetError, DatasetSpec, OwnDataset, Problem, Row,
                                   is_own_data, read_table)
 
 __all__ = ["SPLITS", "TABLE", "CheckReport", "Column", "DatasetError", "DatasetSpec", "OwnDataset", "Problem",
-           "Row", "assign_fold", "assign_split", "check_dataset", "evaluation_rows", "file_sha256",
-           "is_own_data", "load_dataset", "overlap", "read_table", "row_hashes", "split_fractions",
-           "training_hashes", "write_split_csv"]
+           "Row", "assign_fold", "assign_split", "assign_splits", "check_dataset", "evaluation_set", "file_sha256",
+           "is_own_data", "load_dataset", "overlap", "read_table", "resample_counts", "row_hashes",
+           "split_fractions", "training_hashes", "write_rows_csv", "write_split_csv"]
 
 
 def load_dataset(data: Mapping[str, Any], spec: DatasetSpec, seed: int) -> OwnDataset:
@@ -44,13 +47,15 @@ def load_dataset(data: Mapping[str, Any], spec: DatasetSpec, seed: int) -> OwnDa
     dataset = read_table(data["root"], spec)
     if dataset.problems:
         raise DatasetError(dataset.table, dataset.problems)
+    return assign_splits(dataset, data, seed)
+
+
+def assign_splits(dataset: OwnDataset, data: Mapping[str, Any], seed: int) -> OwnDataset:
+    """Every row's split from a config's ``data`` section: the split column, or a seeded patient-level split
+    (``val_fraction`` / ``test_fraction`` or ``split``), then fold ``data["fold"]`` of ``data["folds"]``."""
     val, test = split_fractions(data)
     assign_split(dataset, seed, val, test)
     if data.get("folds"):
         assign_fold(dataset, seed, int(data.get("fold", 0)), int(data["folds"]))
     return dataset
 
-
-def evaluation_rows(dataset: OwnDataset) -> list[Row]:
-    """The rows evaluation scores: the test rows, or all rows when dataset.csv has no split column."""
-    return dataset.rows_in("test") if dataset.split_given else list(dataset.rows)

@@ -92,25 +92,36 @@ def check_dataset(root: str | Path, spec: DatasetSpec, needs: tuple[str, ...] = 
 
 
 def _read_items(dataset: OwnDataset, report: CheckReport) -> None:
+    """Every row through ``spec.inspect`` (several rows of one item, e.g. observers, each bring their own
+    files); sizes and exact duplicates per item, from its first row's pixels."""
     sizes: Counter[str] = Counter()
     seen: dict[str, Any] = {}
     bad_lines = {p.line for p in report.errors}
     for rows in dataset.items().values():
-        row = rows[0]
-        if any(r.line in bad_lines for r in rows):
+        first = None
+        for row in rows:
+            if row.line in bad_lines:
+                continue
+            try:
+                pixels = dataset.spec.inspect(row)
+            except InputError as err:
+                report.problems.append(Problem(str(err).rstrip("."), row.line, dataset.spec.key))
+                continue
+            if isinstance(pixels, tuple):
+                pixels, notes = pixels
+                report.problems += [Problem(note, row.line, dataset.spec.key, "warning") for note in notes]
+            pixels = np.asarray(pixels)
+            first = (row, pixels) if first is None else first
+        if first is None:
             continue
-        try:
-            pixels = np.asarray(dataset.spec.inspect(row))
-        except InputError as err:
-            report.problems.append(Problem(str(err).rstrip("."), row.line, dataset.spec.key))
-            continue
+        row, pixels = first
         sizes["x".join(map(str, pixels.shape))] += 1
         digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes() + str(pixels.shape).encode()).hexdigest()
         if digest in seen:
-            first = seen[digest]
-            leak = first.split != row.split
+            other = seen[digest]
+            leak = other.split != row.split
             report.problems.append(Problem(
-                f"same pixels as line {first.line}" + (f" ({first.split} vs {row.split})" if leak else ""),
+                f"same pixels as line {other.line}" + (f" ({other.split} vs {row.split})" if leak else ""),
                 row.line, dataset.spec.key, "error" if leak else "warning"))
         else:
             seen[digest] = row

@@ -45,7 +45,8 @@ class DatasetSpec:
     ``key``: the column naming one item (rows sharing it, e.g. several observers of one study, are one item).
     ``label``: the column counted per split by the check. ``group``: rows sharing its value stay in one split
     (the patient); where the column is absent or blank, the item (``key``) is its own group.
-    ``inspect``: reads one row's files and returns its pixels (for sizes and exact-duplicate hashes), raising
+    ``inspect``: reads one row's files and returns its pixels (for sizes and exact-duplicate hashes), or
+    (pixels, [warning, ...]) for things worth saying that are not errors; it raises
     :class:`~nmkit.errors.InputError` for anything wrong (unreadable file, wrong modality); None skips reading.
     """
 

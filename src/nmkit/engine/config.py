@@ -1,4 +1,4 @@
-"""Experiment configs: one YAML file per experiment, merged over these defaults."""
+"""Experiment configs: one YAML file per experiment, merged over these defaults and checked against the schema\n(:mod:`nmkit.engine.schema`) before anything runs."""
 
 from __future__ import annotations
 
@@ -58,5 +58,8 @@ def load_config(path: str | Path, data: str | Path | None = None) -> dict[str, A
     if data is not None:
         config["data"]["root"] = str(data)
         config["data"].pop("phantom", None)
+    from nmkit.engine.schema import validate_config
+
+    validate_config(config, path)
     config["source"] = str(path)
     return config

@@ -12,6 +12,7 @@ import copy
 import csv
 import json
 import statistics
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ from nmkit.errors import InputError
 from nmkit.models import freeze, init_from, save_bundle
 
 FINE_TUNING_KEYS = ("init", "freeze")
+# torch 2.10+ deprecates constructing pytree LeafSpec; Lightning 2.6.6 (the latest) still does in
+# lightning/pytorch/utilities/_pytree.py on every step. Harmless for us, and nothing we can change: ignore exactly
+# that message from that module, only while fitting. Remove when Lightning stops using LeafSpec.
+LEAFSPEC_WARNING = dict(action="ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                        category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
 
 
 def _workflow(key: str):
@@ -99,7 +105,7 @@ def build_trainer(config: dict[str, Any], out_dir: Path, devices: int | None = N
 def own_dataset(config: dict[str, Any]):
     """The config's own-data set (data.root holding dataset.csv) with its splits, checked: every problem raises
     one DatasetError before anything is written; None for phantoms and synth folders."""
-    from nmkit.datasets import check_dataset, is_own_data, load_dataset
+    from nmkit.datasets import assign_splits, check_dataset, is_own_data, read_table
 
     root = config["data"].get("root")
     if not root or not is_own_data(root):
@@ -113,7 +119,9 @@ def own_dataset(config: dict[str, Any]):
         spec = getattr(workflow, "DATASET", None)
     if spec is None:
         raise InputError(root, f"the {config['workflow']} workflow does not read own-data folders (dataset.csv) yet")
-    dataset = load_dataset(config["data"], spec, int(config["seed"]))
+    dataset = read_table(root, spec)
+    if not dataset.problems:
+        assign_splits(dataset, config["data"], int(config["seed"]))
     check_dataset(root, spec, needs=("train", "val"), dataset=dataset).raise_for_errors()
     return dataset
 
@@ -163,7 +171,9 @@ def train(config: dict[str, Any], out_dir: str | Path, devices: int | None = Non
 
             write_split_csv(dataset, out_dir / "split.csv")
     last = out_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(**LEAFSPEC_WARNING)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
     bundle = out_dir / "model.pt"
     if trainer.is_global_zero:
         best = trainer.checkpoint_callback.best_model_path

@@ -74,6 +74,29 @@ def resolve_model(name_or_path: str | Path) -> Path:
     return resolve_model_path(name_or_path)
 
 
+def shipped_catalogue() -> list[dict[str, Any]]:
+    """Each shipped model: name, workflow, sha256, nmkit version, training data and final validation metrics."""
+    import hashlib
+
+    rows = []
+    for name, path in shipped_models().items():
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        info = blob.get("info", {})
+        data = (info.get("config") or {}).get("data") or {}
+        if data.get("root"):
+            source = f"folder {Path(data['root']).name}"
+        elif data.get("phantom"):
+            source = f"{data['phantom'].get('n', '?')} phantoms made in memory"
+        else:
+            source = None
+        rows.append({"name": name, "workflow": path.parent.parent.name, "model": blob.get("model_name"),
+                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                     "nmkit_version": info.get("nmkit_version"), "training_data": source,
+                     "metrics": {k: round(float(v), 4) for k, v in (info.get("final_metrics") or {}).items()
+                                 if k.startswith("val_")}})
+    return rows
+
+
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
     """The bundle at ``path`` (a file or a shipped model's name), else the ``shipped`` default;
@@ -85,7 +108,7 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     if path is None and (shipped is None or not shipped.is_file()):
         raise InputError("--model", f"no default {what} model is shipped yet; pass --model PATH (train one with "
                                     f"`{train}`)")
-    chosen = resolve_model_path(path) if path is not None else shipped
+    chosen = resolve_model(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     info["model_sha256"] = hashlib.sha256(chosen.read_bytes()).hexdigest()

@@ -9,8 +9,18 @@ import typer
 
 from nmkit.console import output_folder, print_json, reports_input_errors
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
+from nmkit.datasets.cli import dataset_app
 
 app = typer.Typer(help="Knee degenerative joint disease grade on whole-body bone scans.", no_args_is_help=True)
+
+
+def _dataset_spec():
+    from nmkit.workflows.bonescan.data import DATASET
+
+    return DATASET
+
+
+app.add_typer(dataset_app(_dataset_spec), name="dataset")
 
 
 @app.command()
@@ -119,9 +129,11 @@ def predict(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder written by `nmkit bonescan synth`."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the confusion-matrix PNG."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv; its test rows are scored) or "
+                              "a folder written by `nmkit bonescan synth`."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle or shipped model name (default: the "
+                                         "shipped model)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the confusion-matrix PNG and rows.csv."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Accuracy, QWK, macro-F1, per-grade sensitivity, confusion matrix and knee localisation within 10 px."""

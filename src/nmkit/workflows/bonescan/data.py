@@ -1,4 +1,11 @@
-"""Bone-scan data: loading a scan (.mat, DICOM), knee inputs for the models, knee datasets and the data module."""
+"""Bone-scan data: loading a scan (.mat, DICOM), knee inputs for the models, knee datasets and the data module.
+
+Own data (dataset.csv): ``scan`` (a whole-body NM DICOM with the anterior view first, a folder of two files
+anterior then posterior by name, any image nmkit reads, or the study's .mat), ``right_grade`` and
+``left_grade`` (0-4, blank = not graded), optional knee centres ``right_row``, ``right_col``, ``left_row``,
+``left_col`` (pixels of the scan as stored; used instead of the knee finder), ``split``, ``patient_id``. Every
+scan is resampled to ``data.pixel_mm`` (the study's 2.26 mm) before its knees are cropped.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nmkit.datasets import Column, DatasetSpec, Row, is_own_data, load_dataset, resample_counts
 from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
 from nmkit.io import load_image
 from nmkit.io.matlab import read_bone_mat
 from nmkit.phantoms.bone import BoneSpec, generate_bone_scan, read_bone_manifest
-from nmkit.workflows.bonescan.knees import Knee, body_mask, crop_knee, find_knees
+from nmkit.workflows.bonescan.knees import SIDES, Knee, body_mask, crop_knee, find_knees
 
 NUM_GRADES = 5
 
@@ -53,6 +61,60 @@ def load_scan(paths: str | Path | Sequence[str | Path]) -> WholeBodyScan:
         if view.max() <= 0:
             raise InputError(path, "holds an empty (all-zero) view")
     return WholeBodyScan(views[0], views[1] if len(views) > 1 else None, paths[0])
+
+
+STUDY_PIXEL_MM = 2.26
+GRADE = {"bounds": (0, 4), "blank_ok": True}
+KNEE_COLUMNS = tuple(f"{side}_{axis}" for side in ("right", "left") for axis in ("row", "col"))
+SCAN_MODALITIES = ("NM", "OT")
+
+
+def read_own_scan(row: Row, pixel_mm: float = STUDY_PIXEL_MM) -> tuple[np.ndarray, float]:
+    """(anterior view resampled to ``pixel_mm``, the factor applied to pixel coordinates) of an own-data row."""
+    path = row["scan"]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() \
+        else [path]
+    if not 1 <= len(files) <= 2:
+        raise InputError(path, f"holds {len(files)} files; a scan folder holds the anterior and posterior views")
+    if files[0].suffix.lower() == ".mat":
+        anterior, spacing = load_scan(files).anterior, (STUDY_PIXEL_MM, STUDY_PIXEL_MM)
+    else:
+        image = load_image(files[0])
+        if image.modality not in SCAN_MODALITIES:
+            raise InputError(files[0], f"is {image.modality}, not a whole-body bone scan (NM)")
+        anterior, spacing = load_scan(files).anterior, image.pixel_spacing
+    scale = spacing[0] / pixel_mm, spacing[1] / pixel_mm
+    shape = (max(int(round(anterior.shape[0] * scale[0])), 1), max(int(round(anterior.shape[1] * scale[1])), 1))
+    return resample_counts(anterior, shape), scale[0]
+
+
+DATASET = DatasetSpec("bonescan", (
+    Column("scan", "image", required=True),
+    Column("right_grade", "int", required=True, **GRADE), Column("left_grade", "int", required=True, **GRADE),
+    *(Column(name, "float", bounds=(0, 1e5)) for name in KNEE_COLUMNS)),
+    key="scan", label="right_grade", inspect=lambda row: read_own_scan(row)[0])
+
+
+def own_knees(rows: Sequence[Row], pixel_mm: float = STUDY_PIXEL_MM, method: str = "anatomy"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[Knee]]]:
+    """(inputs, grades, row index of each knee, [right, left] knees per row in resampled pixels) of own-data
+    rows; a row's knee centres are used where given, else the knee finder's."""
+    inputs, grades, scans, found = [], [], [], []
+    for i, row in enumerate(rows):
+        anterior, scale = read_own_scan(row, pixel_mm)
+        if all(row[name] is not None for name in KNEE_COLUMNS):
+            knees = [Knee(side, int(round(row[f"{side}_row"] * scale)), int(round(row[f"{side}_col"] * scale)))
+                     for side in SIDES]
+        else:
+            knees = find_knees(anterior, method, row["scan"])
+        labels = [-1 if row[f"{side}_grade"] is None else row[f"{side}_grade"] for side in SIDES]
+        keep = [k for k, grade in enumerate(labels) if grade >= 0]
+        found.append(knees)
+        if keep:
+            inputs.append(knee_inputs(anterior, [knees[k] for k in keep]))
+            grades.append(np.array([labels[k] for k in keep], dtype=np.int64))
+            scans.append(np.full(len(keep), i))
+    return (*_stack(inputs, grades, scans), found)
 
 
 def knee_inputs(anterior: np.ndarray, knees: Sequence[Knee]) -> np.ndarray:
@@ -185,6 +247,13 @@ class KneeDataModule(TrainValDataModule):
     drop_last = False
 
     def setup(self, stage: str | None = None) -> None:
+        if self.data.get("root") and is_own_data(self.data["root"]):
+            dataset = load_dataset(self.data, DATASET, self.seed)
+            pixel_mm = float(self.data.get("pixel_mm", STUDY_PIXEL_MM))
+            inputs, grades, _, _ = own_knees(dataset.rows_in("train"), pixel_mm)
+            self.train_set = KneeDataset(inputs, grades, augment=bool(self.data.get("augment", True)))
+            self.val_set = KneeDataset(*own_knees(dataset.rows_in("val"), pixel_mm)[:2])
+            return
         inputs, grades, scans = load_knee_data(self.data, self.seed)
         train, val = patient_split(scans, float(self.data.get("val_fraction", 0.2)), self.seed)
         self.train_set = KneeDataset(inputs[train], grades[train], augment=bool(self.data.get("augment", True)))

@@ -9,8 +9,18 @@ import typer
 
 from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
+from nmkit.datasets.cli import dataset_app
 
 app = typer.Typer(help="ECG-gated blood pool (MUGA): LV segmentation and ejection fraction.", no_args_is_help=True)
+
+
+def _dataset_spec():
+    from nmkit.workflows.gbp.data import DATASET
+
+    return DATASET
+
+
+app.add_typer(dataset_app(_dataset_spec), name="dataset")
 
 BACKGROUND_HELP = ("Background ROI: 'study' (4th quadrant of a dilated ES ring, the paper's), 'crescent' (guideline) "
                    "or 'spill' (inferolateral, 1-2 system FWHM beyond the ES border, with the LV counts corrected "
@@ -49,8 +59,10 @@ def synth(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder written by `nmkit gbp synth`."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv; its test rows are scored) or "
+                              "a folder written by `nmkit gbp synth`."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle or shipped model name (default: the "
+                                         "shipped model)."),
     background: str = typer.Option("study", "--background", help=BACKGROUND_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the Bland-Altman plot and per-study CSV."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),

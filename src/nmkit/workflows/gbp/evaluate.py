@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from nmkit.atomic import atomic_path
+from nmkit.datasets import evaluation_set, is_own_data, write_rows_csv
 from nmkit.errors import InputError
 from nmkit.io import Image, load_image
 from nmkit.metrics.agreement import bland_altman, wilcoxon_signed_rank
@@ -181,14 +182,61 @@ def _write_rows(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, out_dir: str | Path | None = None,
                     background: str | Sequence[str] = "study") -> dict[str, Any]:
-    """:func:`evaluate_studies` on a folder written by `nmkit gbp synth`."""
+    """:func:`evaluate_studies` on a folder written by `nmkit gbp synth`, or :func:`evaluate_own_data`."""
+    if is_own_data(data_dir):
+        return evaluate_own_data(data_dir, model_path, out_dir, background)
     studies = read_labelled_folder(data_dir)
     model, info = load_gbp_model(model_path)
     return evaluate_studies(studies, model, info, out_dir, background)
 
 
+def evaluate_own_data(data_dir: str | Path, model_path: str | Path | None = None, out_dir: str | Path | None = None,
+                      background: str = "study") -> dict[str, Any]:
+    """Dice of the model's LV on every frame that has ROIs (the observers' consensus) and, where the rows give
+    ``ef``, the model's EF against it, on an own-data folder's test rows (all rows without a split column);
+    ``out_dir/rows.csv`` holds one line per scored frame. The true EF, reference-ROI EF and the baseline need
+    phantom truth and are left out."""
+    from nmkit.workflows.gbp.data import DATASET, own_studies
+
+    _methods(background)
+    model, info = load_gbp_model(model_path)
+    dataset, rows = evaluation_set(data_dir, DATASET, info)
+    per_frame, efs, failures = [], [], 0
+    for study in own_studies(dataset, rows):
+        predicted = segment_frames(model, study.image.array)
+        try:
+            model_ef = GatedEF(study.image, background=background).analyze(masks=predicted).results_data().ef
+        except (InputError, ValueError):  # no LV found on some frame, or no room for the background ROI
+            model_ef, failures = float("nan"), failures + 1
+        if study.ef is not None and np.isfinite(model_ef):
+            efs.append((model_ef, study.ef))
+        for frame, truth in study.masks.items():
+            per_frame.append({"line": study.row.line, "study": study.row.cells["study"], "frame": frame,
+                              "dice": round(float(dice(predicted[frame], truth)[0]), 6),
+                              "model_ef": round(float(model_ef), 3) if np.isfinite(model_ef) else None,
+                              "reference_ef": study.ef})
+    scores = np.array([r["dice"] for r in per_frame])
+    result: dict[str, Any] = {"n": len({r["study"] for r in per_frame}), "n_frames": len(per_frame),
+                              "rows": "test" if dataset.split_given else "all", "dice": float(scores.mean()),
+                              "dice_sd": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+                              "model": info.get("model_name"), "background": background, "ef_failures": failures}
+    if efs:
+        diff = np.array([m - r for m, r in efs])
+        result |= {"n_ef": len(efs), "ef_bias": float(diff.mean()), "ef_mae": float(np.abs(diff).mean())}
+    if out_dir is not None:
+        result["rows_csv"] = str(write_rows_csv(Path(out_dir) / "rows.csv", per_frame))
+    return result
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`evaluate_studies`."""
+    if "n_frames" in result:
+        lines = [f"{result['n']} studies ({result['rows']} rows), {result['n_frames']} frames with ROIs, model "
+                 f"{result['model']}", f"  Dice {result['dice']:.4f} +/- {result['dice_sd']:.4f}"]
+        if "ef_bias" in result:
+            lines.append(f"  EF vs the rows' ef ({result['n_ef']} studies): bias {result['ef_bias']:+.2f}, "
+                         f"MAE {result['ef_mae']:.2f} points")
+        return "\n".join(lines + ([f"  per frame: {result['rows_csv']}"] if "rows_csv" in result else []))
     lines = [f"{result['n']} studies, model {result['model']}",
              f"  Dice ED {result['dice_ed']:.4f} +/- {result['dice_ed_sd']:.4f}   ES {result['dice_es']:.4f} +/- "
              f"{result['dice_es_sd']:.4f}   IoU ED {result['iou_ed']:.4f}  ES {result['iou_es']:.4f}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nmkit.engine.segmentation import SegmentationTask
-from nmkit.workflows.gbp.data import GatedDataModule
+from nmkit.workflows.gbp.data import DATASET, GatedDataModule  # noqa: F401  (DATASET: read by the engine)
 
 MONITOR = ("val_dice", "max")
 

@@ -9,9 +9,19 @@ import typer
 
 from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, sources_for
+from nmkit.datasets.cli import dataset_app
 
 app = typer.Typer(help="Early to delayed 18F-FDG PET translation (pix2pix vs CycleGAN), SUVbw I/O.",
                   no_args_is_help=True)
+
+
+def _dataset_spec():
+    from nmkit.workflows.pet.data import DATASET
+
+    return DATASET
+
+
+app.add_typer(dataset_app(_dataset_spec), name="dataset")
 
 
 @app.command()
@@ -95,7 +105,8 @@ def predict(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder written by `nmkit pet synth`."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv; its test rows are scored) or "
+                              "a folder written by `nmkit pet synth`."),
     model: list[Path] = typer.Option([], "--model", help="Generator bundle(s); repeat to compare (first is "
                                                           "headline; default: the shipped one)."),
     fid_weights: Optional[Path] = typer.Option(None, "--fid-weights",

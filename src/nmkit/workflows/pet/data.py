@@ -1,7 +1,11 @@
 """PET training data: axial (early, delayed) slice pairs in SUV / SUV_SCALE, split by patient.
 
-Volumes come from a folder written by `nmkit pet synth` (``data.root``) or from phantoms made in memory
-(``data.phantom``: FDGSpec fields plus ``n``). Patients are split train/val/test by a seeded permutation, so
+Volumes come from a folder written by `nmkit pet synth` (``data.root``), from phantoms made in memory
+(``data.phantom``: FDGSpec fields plus ``n``), or from an own-data folder (dataset.csv: ``early``, ``delayed``,
+each a PT DICOM series folder (files that are not DICOM, e.g. a licence text, are skipped and named), a PT DICOM
+file or a NIfTI volume in SUV; optional ``lesions`` (a label map on the early grid), ``patient_id``, ``split``):
+the delayed scan is resampled onto the early grid at ``data.size`` x ``data.size`` in-plane and rigidly
+registered to it (:mod:`nmkit.workflows.pet.register`). Patients are split train/val/test by a seeded permutation, so
 no slice of a test patient is ever trained on. Slices whose early image has no voxel above
 :data:`BODY_SUV` (air above the head, below the field) are left out of training.
 """
@@ -16,9 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nmkit.datasets import Column, DatasetSpec, Row, is_own_data, load_dataset
 from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
-from nmkit.io import read_nifti
+from nmkit.io import Image, detect_format, read_nifti
+from nmkit.io.pet import read_pet_suv
 from nmkit.phantoms.fdg import LESION_LABEL_BASE, FDGPatient, FDGSpec, generate_fdg_patients, read_fdg_manifest
 
 SUV_SCALE = 10.0
@@ -38,6 +44,74 @@ class PatientPair(NamedTuple):
     lesions: list[dict[str, Any]]
     spacing: tuple[float, float, float]
     affine: list[list[float]] | None
+
+
+OWN_SIZE = 128
+
+
+def read_pet_volume(path: Path) -> tuple[Image, list[str]]:
+    """An SUV volume from a PT series folder, a PT DICOM file or a NIfTI file, with the names of the files of a
+    folder that are not DICOM (skipped)."""
+    if not path.is_dir():
+        image = read_nifti(path) if detect_format(path) == "nifti" else read_pet_suv(path)
+        return image, []
+    files, skipped = [], []
+    for file in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
+        try:
+            dicom = detect_format(file) == "dicom"
+        except InputError:
+            dicom = False
+        (files if dicom else skipped).append(file if dicom else file.name)
+    if not files:
+        raise InputError(path, f"holds no DICOM files ({len(skipped)} other files)")
+    return read_pet_suv(files), skipped
+
+
+def own_pair(row: Row, size: int = OWN_SIZE) -> tuple[PatientPair, dict[str, Any]]:
+    """One own-data row as a PatientPair on the early grid (delayed registered), with the registration report
+    and the names of skipped non-DICOM files."""
+    from nmkit.workflows.pet.register import register_pair
+
+    early, skipped_early = read_pet_volume(row["early"])
+    delayed, skipped_delayed = read_pet_volume(row["delayed"])
+    for image, path in ((early, row["early"]), (delayed, row["delayed"])):
+        if image.n_frames < 2 or min(image.array.shape[1:]) < 8:
+            raise InputError(path, f"is not a PET volume ({'x'.join(map(str, image.array.shape))} voxels)")
+        if not np.any(image.array > BODY_SUV):
+            raise InputError(path, "is empty (no voxel above SUV 0.1)")
+    early_grid, delayed_grid, report = register_pair(early, delayed, size)
+    labels = None
+    if row["lesions"] is not None:
+        label_map = read_nifti(row["lesions"])
+        if label_map.array.shape != early.array.shape:
+            raise InputError(row["lesions"], f"is {label_map.array.shape}, not on the early grid {early.array.shape}")
+        from nmkit.workflows.pet.register import resample_labels
+
+        labels = resample_labels(early, label_map, size)
+    report["skipped_files"] = skipped_early + skipped_delayed
+    spacing = (float(early.slice_spacing or 1.0), *(s * n / size for s, n in zip(early.pixel_spacing,
+                                                                                   early.array.shape[1:])))
+    lesions = [{"label": int(v)} for v in np.unique(labels) if v >= LESION_LABEL_BASE] if labels is not None else []
+    return PatientPair(row.cells.get("patient_id") or row.cells["early"], early_grid, delayed_grid, labels, lesions,
+                       spacing, None), report
+
+
+def _inspect(row: Row) -> tuple[np.ndarray, list[str]]:
+    """The check's reading of a row: the pair registered (on a coarse grid), skipped files as a warning."""
+    pair, report = own_pair(row, size=32)
+    skipped = report["skipped_files"]
+    notes = [f"skipped files that are not DICOM: {', '.join(skipped)}"] if skipped else []
+    return pair.early, notes + [f"registration residual {report['residual_mm']:.1f} mm (offset before "
+                                f"{report['offset_before_mm']:.1f} mm)"] * (report["residual_mm"] > 10)
+
+
+DATASET = DatasetSpec("pet", (Column("early", "image", required=True), Column("delayed", "image", required=True),
+                              Column("lesions", "file")), key="early", inspect=_inspect)
+
+
+def own_patients(rows: list[Row], size: int = OWN_SIZE) -> list[PatientPair]:
+    """The PatientPairs of own-data rows, each delayed scan registered onto its early scan's grid."""
+    return [own_pair(row, size)[0] for row in rows]
 
 
 def split_patients(n: int, seed: int, fractions: tuple[float, float, float] = SPLIT) -> dict[str, np.ndarray]:
@@ -162,6 +236,14 @@ class PETDataModule(TrainValDataModule):
         self.lesions = lesions
 
     def setup(self, stage: str | None = None) -> None:
+        if self.data.get("root") and is_own_data(self.data["root"]):
+            dataset = load_dataset(self.data, DATASET, self.seed)
+            size = int(self.data.get("size", OWN_SIZE))
+            train = own_patients(dataset.rows_in("train"), size)
+            self.train_set = SlicePairs(*slice_pairs(train), paired=self.paired,
+                                        lesions=slice_lesions(train) if self.lesions else None)
+            self.val_set = SlicePairs(*slice_pairs(own_patients(dataset.rows_in("val"), size)))
+            return
         patients = load_patients(self.data, self.seed)
         if len(patients) < 3:
             raise InputError("data", f"needs at least 3 patients for a train/val/test split, not {len(patients)}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nmkit.datasets import evaluation_set, is_own_data, write_rows_csv
 from nmkit.errors import InputError
 from nmkit.metrics.image import fid, fid_extractor, nrmse, psnr, ssim
 from nmkit.report.figures import image_row_figure
@@ -86,7 +87,9 @@ def evaluate_patients(test: list[PatientPair], methods: dict[str, Any], fid_weig
 def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | Path | None = None,
                     fid_weights: str | Path | None = None) -> dict[str, Any]:
     """Evaluate ``models`` (the first one is the headline; none: the shipped default) and both baselines on the
-    folder's test patients."""
+    folder's test patients (an own-data folder: :func:`evaluate_own_data` with the first model)."""
+    if is_own_data(data):
+        return evaluate_own_data(data, (models or [None])[0], out_dir, fid_weights)
     loaded = [load_pet_model(path) for path in models or [None]]
     config = loaded[0][1].get("config") or {}
     seed = int(config.get("seed", 0))
@@ -126,6 +129,42 @@ def evaluate_folder(data: str | Path, models: list[str | Path], out_dir: str | P
     return result
 
 
+def evaluate_own_data(data: str | Path, model_path: str | Path | None = None, out_dir: str | Path | None = None,
+                      fid_weights: str | Path | None = None) -> dict[str, Any]:
+    """The model and the identity baseline on an own-data folder's test rows (all rows without a split column),
+    each delayed scan registered onto its early scan's grid (residual per row in ``out_dir/rows.csv``). Lesion
+    metrics need a ``lesions`` label map and are left out without one; the linear baseline needs the training
+    patients and is left out."""
+    from nmkit.workflows.pet.data import DATASET, OWN_SIZE, own_pair
+
+    model, info = load_pet_model(model_path)
+    dataset, rows = evaluation_set(data, DATASET, info)
+    config = info.get("config") or {}
+    size = int((config.get("data") or {}).get("size", OWN_SIZE))
+    pairs = [own_pair(row, size) for row in rows]
+    test = [pair for pair, _ in pairs]
+    method = (config.get("gan") or {}).get("method") or "model"
+    results = evaluate_patients(test, {method: lambda early: predict_volume(model, early),
+                                       "identity": identity_baseline}, fid_weights)
+    main = results[method]
+    result: dict[str, Any] = {"model": info.get("model_name"), "method": method, "rows": "test" if
+                              dataset.split_given else "all", "n_test_patients": len(test)}
+    result |= {k: main[k] for k in ("psnr", "psnr_body", "ssim", "nrmse", "fid", "fid_extractor")}
+    if main["n_lesions"]:
+        result |= {k: main[k] for k in ("lesion_suvmax_error_median", "lesion_suvmax_bias_median",
+                                         "lesion_retention_index_error_median")}
+    result["identity_psnr_body"] = results["identity"]["psnr_body"]
+    result["registration_residual_mm"] = [report["residual_mm"] for _, report in pairs]
+    if out_dir is not None:
+        per_row = [{"line": row.line, "early": row.cells["early"], "delayed": row.cells["delayed"],
+                    **{k: round(v, 6) for k, v in patient_metrics(pair, prediction).items()},
+                    "residual_mm": report["residual_mm"], "offset_before_mm": report["offset_before_mm"],
+                    "skipped_files": " ".join(report["skipped_files"])}
+                   for row, (pair, report), prediction in zip(rows, pairs, main["predictions"])]
+        result["rows_csv"] = str(write_rows_csv(Path(out_dir) / "rows.csv", per_row))
+    return result
+
+
 def _showcase_slice(patient: PatientPair) -> int:
     """The slice through the patient's largest lesion, else the slice of most body voxels."""
     if patient.labels is not None and patient.lesions:
@@ -147,6 +186,12 @@ def comparison_figure(test: list[PatientPair], results: dict[str, dict[str, Any]
 
 def format_evaluation(result: dict[str, Any]) -> str:
     """A short text table of every method's metrics."""
+    if "registration_residual_mm" in result:
+        return (f"{result['n_test_patients']} test patients ({result['rows']} rows), {result['method']}: PSNR "
+                f"{result['psnr']:.2f}, PSNR body {result['psnr_body']:.2f} (identity {result['identity_psnr_body']:.2f})"
+                f", SSIM {result['ssim']:.3f}, NRMSE {result['nrmse']:.3f}; registration residual "
+                + ", ".join(f"{r:.1f}" for r in result["registration_residual_mm"]) + " mm"
+                + (f"\nper patient: {result['rows_csv']}" if "rows_csv" in result else ""))
     lines = [f"{result['n_test_patients']} test patients; PSNR range {result['psnr_data_range_suv']:g} SUV; "
              f"FID extractor: {result['fid_extractor']}",
              f"{'method':<14}{'PSNR':>8}{'PSNR body':>11}{'SSIM':>8}{'NRMSE':>8}{'FID':>10}{'SUVmax err':>12}"]

@@ -23,7 +23,7 @@ import torchvision.transforms.functional as TF
 from torch import nn
 
 from nmkit.models import create_model
-from nmkit.workflows.pet.data import BODY_SUV, PETDataModule
+from nmkit.workflows.pet.data import BODY_SUV, DATASET, PETDataModule  # noqa: F401  (DATASET: read by the engine)
 
 MONITOR = ("val_l1", "min")
 METHODS = ("pix2pix", "cyclegan")

@@ -10,8 +10,18 @@ import typer
 
 from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
+from nmkit.datasets.cli import dataset_app
 
 app = typer.Typer(help="Gamma-camera flood-field uniformity QC (NEMA NU 1 + CNN).", no_args_is_help=True)
+
+
+def _dataset_spec():
+    from nmkit.workflows.qc.data import DATASET
+
+    return DATASET
+
+
+app.add_typer(dataset_app(_dataset_spec), name="dataset")
 
 
 @app.command()
@@ -48,8 +58,10 @@ def synth(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder written by `nmkit qc synth`."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv; its test rows are scored) or "
+                              "a folder written by `nmkit qc synth`."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model bundle or shipped model name (default: the "
+                                         "shipped model)."),
     readers: Optional[Path] = typer.Option(None, "--readers", help="CSV reader,image,call of human readers."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the ROC and per-alpha figures."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),

@@ -1,4 +1,6 @@
-"""Flood datasets: phantoms made in memory from the config, or a folder written by `nmkit qc synth`."""
+"""Flood datasets: phantoms made in memory from the config, a folder written by `nmkit qc synth`, or an own-data
+folder (dataset.csv: image, label pass/fail or 0/1; optional split, camera, date), every flood resampled to
+``data.size`` x ``data.size`` with its total counts kept."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nmkit.datasets import Column, DatasetSpec, Row, is_own_data, load_dataset, resample_counts
 from nmkit.engine.data import TrainValDataModule
 from nmkit.errors import InputError
+from nmkit.io import load_image
 from nmkit.phantoms.flood import FloodSpec, generate_floods, read_manifest
 
 
@@ -62,6 +66,31 @@ def load_flood_folder(root: str | Path) -> tuple[np.ndarray, list[dict[str, Any]
     return images, records
 
 
+FLOOD_LABELS = {"pass": 0, "fail": 1, "0": 0, "1": 1}
+FLOOD_MODALITIES = ("NM", "OT")
+OWN_SIZE = 256
+
+
+def read_flood(row: Row) -> np.ndarray:
+    """The flood (H, W) counts of an own-data row; InputError for several frames or a non-NM modality."""
+    image = load_image(row["image"])
+    if image.modality not in FLOOD_MODALITIES:
+        raise InputError(row["image"], f"is {image.modality}, not a gamma-camera flood (NM)")
+    return image.plane()
+
+
+DATASET = DatasetSpec("qc", (Column("image", "image", required=True),
+                             Column("label", "label", required=True, labels=FLOOD_LABELS),
+                             Column("camera"), Column("date")), key="image", label="label", inspect=read_flood)
+
+
+def own_floods(rows: list[Row], size: int = OWN_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """(floods (N, size, size) counts, labels (N,)) of own-data rows."""
+    images = [resample_counts(read_flood(row), (size, size)) for row in rows]
+    empty = np.zeros((0, size, size), dtype=np.float32)
+    return np.stack(images) if images else empty, np.array([row["label"] for row in rows], dtype=np.int64)
+
+
 class FloodDataset(Dataset):
     """(counts tensor (1, H, W), label) pairs, with random flips when ``augment``."""
 
@@ -86,6 +115,13 @@ class FloodDataModule(TrainValDataModule):
     """Train/validation split (``val_fraction``, default 0.3 as the study) of a flood set."""
 
     def setup(self, stage: str | None = None) -> None:
+        if self.data.get("root") and is_own_data(self.data["root"]):
+            dataset = load_dataset(self.data, DATASET, self.seed)
+            size = int(self.data.get("size", OWN_SIZE))
+            images, labels = own_floods(dataset.rows_in("train"), size)
+            self.train_set = FloodDataset(images, labels, augment=bool(self.data.get("augment", True)))
+            self.val_set = FloodDataset(*own_floods(dataset.rows_in("val"), size))
+            return
         if "root" in self.data:
             images, records = load_flood_folder(self.data["root"])
         else:

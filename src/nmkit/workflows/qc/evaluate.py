@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from nmkit.datasets import evaluation_set, is_own_data, write_rows_csv
 from nmkit.errors import InputError
 from nmkit.metrics.classification import auc, best_threshold, binary_report, roc_curve
 from nmkit.report.figures import bar_figure, roc_figure
 from nmkit.workflows.qc.analyse import defect_probabilities, load_qc_model
-from nmkit.workflows.qc.data import load_flood_folder
+from nmkit.workflows.qc.data import DATASET, OWN_SIZE, load_flood_folder, own_floods
 from nmkit.workflows.qc.observer import MatchedFilterObserver
 
 _POSITIVE_CALLS = {"1", "defect", "abnormal", "cold", "yes", "true", "fail"}
@@ -61,10 +62,36 @@ def _by_group(key: str, records: list[dict], labels: np.ndarray, cnn: np.ndarray
 
 def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, readers_csv: str | Path | None = None,
                     out_dir: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate a model on a folder written by `nmkit qc synth`; figures go to ``out_dir``."""
+    """Evaluate a model on a synth folder or an own-data folder (its test rows); figures go to ``out_dir``."""
+    if is_own_data(data_dir):
+        return evaluate_own_data(data_dir, model_path, out_dir)
     images, records = load_flood_folder(data_dir)
     model, info = load_qc_model(model_path)
     return evaluate_floods(images, records, model, info, readers_csv, out_dir)
+
+
+def evaluate_own_data(data_dir: str | Path, model_path: str | Path | None = None,
+                      out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Accuracy, sensitivity, specificity and AUC on an own-data folder's test rows (all rows without a split
+    column), floods resampled to the model's grid; ``out_dir/rows.csv`` holds each flood's probability.
+    The per-alpha and per-diameter tables and the ideal observer need phantom truth and are left out."""
+    model, info = load_qc_model(model_path)
+    dataset, rows = evaluation_set(data_dir, DATASET, info)
+    size = int(((info.get("config") or {}).get("data") or {}).get("size", OWN_SIZE))
+    images, labels = own_floods(rows, size)
+    probability = defect_probabilities(model, images)
+    report = binary_report(probability, labels, threshold=0.5)
+    result: dict[str, Any] = {
+        "n": int(len(labels)), "accuracy": report.accuracy, "sensitivity": report.sensitivity,
+        "specificity": report.specificity, "auc": report.auc,
+        "confusion": {"tn": report.tn, "fp": report.fp, "fn": report.fn, "tp": report.tp},
+        "model": info.get("model_name"), "grid": [size, size], "rows": "test" if dataset.split_given else "all",
+    }
+    if out_dir is not None:
+        per_row = [{"line": row.line, "image": row.cells["image"], "label": int(y), "defect_probability":
+                    round(float(p), 6), "call": int(p >= 0.5)} for row, y, p in zip(rows, labels, probability)]
+        result["rows_csv"] = str(write_rows_csv(Path(out_dir) / "rows.csv", per_row))
+    return result
 
 
 def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn.Module, info: dict[str, Any],
@@ -109,6 +136,12 @@ def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn
 def format_evaluation(result: dict[str, Any]) -> str:
     """A readable summary of :func:`evaluate_folder`."""
     c = result["confusion"]
+    if "observer_auc" not in result:
+        return (f"{result['n']} floods ({result['rows']} rows), model {result['model']}\n"
+                f"accuracy {result['accuracy']:.4f}  sensitivity {result['sensitivity']:.4f}  specificity "
+                f"{result['specificity']:.4f}  AUC {result['auc']:.4f}\n"
+                f"confusion  TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}"
+                + (f"\nper flood: {result['rows_csv']}" if "rows_csv" in result else ""))
     lines = [f"{result['n']} floods, model {result['model']}",
              f"CNN:      accuracy {result['accuracy']:.4f}  sensitivity {result['sensitivity']:.4f}  "
              f"specificity {result['specificity']:.4f}  AUC {result['auc']:.4f}",

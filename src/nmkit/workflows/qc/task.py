@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nmkit.engine.classification import ClassifierTask
-from nmkit.workflows.qc.data import FloodDataModule
+from nmkit.workflows.qc.data import DATASET, FloodDataModule  # noqa: F401  (DATASET: read by the engine)
 
 MONITOR = ("val_auc", "max")
 
