@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,20 +43,37 @@ def roc_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], path
 
 def overlay_figure(image: np.ndarray, overlay: np.ndarray | None, path: str | Path, title: str,
                    image_label: str = "counts", overlay_label: str = "", marks: Sequence[tuple[float, float, str]] = (),
-                   overlay_threshold: float | None = None) -> Path:
-    """An image in grey with a coloured map over it (shown where it exceeds ``overlay_threshold``)."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+                   overlay_threshold: float | None = None, outlines: dict[str, np.ndarray] | None = None,
+                   note: str = "") -> Path:
+    """An image in grey with a coloured map over it (shown where it is finite and exceeds ``overlay_threshold``),
+    named outlines (bool masks of the image's shape) and labelled marks. The image's colour bar stands at the
+    right, the map's below, so their labels never meet; ``note`` is written under the title (e.g. why the map
+    is empty)."""
+    fig, ax = plt.subplots(figsize=(5.8, 5.6))
     shown = ax.imshow(image, cmap="gray", interpolation="nearest")
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=image_label)
+    fig.colorbar(shown, ax=ax, location="right", fraction=0.046, pad=0.03, label=image_label)
     if overlay is not None:
-        layer = np.ma.masked_less(overlay, overlay_threshold) if overlay_threshold is not None else overlay
-        heat = ax.imshow(layer, cmap="inferno", alpha=0.55, interpolation="bilinear",
-                         extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
-        fig.colorbar(heat, ax=ax, fraction=0.046, pad=0.10, label=overlay_label)
-    for row, col, text in marks:
+        layer = np.ma.masked_invalid(overlay)
+        if overlay_threshold is not None:
+            layer = np.ma.masked_less(layer, overlay_threshold)
+        if layer.count():
+            heat = ax.imshow(layer, cmap="inferno", alpha=0.6, interpolation="nearest",
+                             extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
+            fig.colorbar(heat, ax=ax, location="bottom", fraction=0.05, pad=0.12, label=overlay_label)
+    handles = []
+    for i, (name, mask) in enumerate((outlines or {}).items()):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            ax.contour(mask.astype(np.float32), levels=[0.5], colors=[f"C{i}"], linewidths=1.2)
+        handles.append(Line2D([], [], color=f"C{i}", lw=1.2, label=name))
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.8)
+    for k, (row, col, text) in enumerate(marks):
         ax.plot([col], [row], marker="+", ms=14, mew=2, c="cyan")
-        ax.annotate(text, (col, row), xytext=(6, -6), textcoords="offset points", color="cyan", fontsize=8)
-    ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
+        ax.annotate(text, (col, row), xytext=(8, -8 - 10 * k), textcoords="offset points", color="cyan", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0})
+    ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
+    ax.set_title(textwrap.fill(title, 64) + (f"\n{textwrap.fill(note, 64)}" if note else ""), fontsize=9)
     return save_figure(fig, path)
 
 

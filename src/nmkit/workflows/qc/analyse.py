@@ -14,6 +14,7 @@ from nmkit.io import Image, load_image
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
 from nmkit.models import load_model, shipped_model
 from nmkit.report.figures import overlay_figure
+from nmkit.workflows.qc.coldmap import FAMILY_WISE_ALPHA, ColdRegionMap, cold_region_map
 from nmkit.workflows.qc.observer import MatchedFilterObserver
 
 DEFAULT_MODEL = "qc-default.pt"
@@ -61,6 +62,9 @@ class FloodQCResult:
     bin_factor: int
     binned_pixel_mm: float | None
     model: str
+    cold_regions: list[dict[str, Any]] = field(default_factory=list)
+    map_threshold_sigma: float = 0.0
+    map_places: float = 0.0
     map_png: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,8 +80,9 @@ class FloodQC:
 
     The verdict is "fail" when UFOV or CFOV integral uniformity exceeds ``iu_limit`` (%), when a
     differential uniformity exceeds ``du_limit`` (if given), or when the model's defect probability
-    reaches ``threshold``. The map is the cold-region significance (in standard deviations of
-    Poisson noise) from a scanning matched filter: it shows where, the CNN says whether.
+    reaches ``threshold``. The map is the cold-region significance from a scanning matched filter, in
+    units of its empirical null, kept only where it is significant family-wise (5 %) over the places
+    searched (:mod:`nmkit.workflows.qc.coldmap`): it shows where, the CNN says whether.
     """
 
     def __init__(self, source: str | Path | Image, iu_limit: float = 5.0, du_limit: float | None = None,
@@ -103,7 +108,8 @@ class FloodQC:
             model, info = load_qc_model()
         info = info or {}
         probability = float(defect_probabilities(model, self.counts[None])[0])
-        self.significance, _ = MAP_OBSERVER.statistic_map(self.counts)
+        self.cold_map: ColdRegionMap = cold_region_map(self.counts, MAP_OBSERVER, FAMILY_WISE_ALPHA)
+        self.significance = self.cold_map.sigma
         peak = np.unravel_index(int(np.nanargmax(self.significance)), self.significance.shape)
         u = self.uniformity
         reasons = []
@@ -119,7 +125,9 @@ class FloodQC:
             verdict="fail" if reasons else "pass", reasons=reasons, defect_row=int(peak[0]), defect_col=int(peak[1]),
             defect_significance=round(float(self.significance[peak]), 2), bin_factor=int(u.bin_factor),
             binned_pixel_mm=None if u.binned_pixel_mm is None else round(float(u.binned_pixel_mm), 3),
-            model=str(info.get("model_path", info.get("model_name", "given model"))))
+            model=str(info.get("model_path", info.get("model_name", "given model"))),
+            cold_regions=[region.as_dict() for region in self.cold_map.regions],
+            map_threshold_sigma=round(self.cold_map.threshold, 2), map_places=round(self.cold_map.places, 1))
         return self
 
     def _require(self) -> FloodQCResult:
@@ -139,18 +147,35 @@ class FloodQC:
                  f"   (NEMA, {r.bin_factor}x{r.bin_factor} summing"
                  + (f", {r.binned_pixel_mm:.2f} mm pixels)" if r.binned_pixel_mm else ", pixel size unknown)"),
                  f"  AI defect probability {r.defect_probability:.3f}; strongest cold region at row {r.defect_row},"
-                 f" col {r.defect_col} ({r.defect_significance:.1f} sigma)"]
+                 f" col {r.defect_col} ({r.defect_significance:.1f} sigma)",
+                 f"  significant cold regions (family-wise 5 % over {r.map_places:.0f} places, above "
+                 f"{r.map_threshold_sigma:.1f} sigma): {len(r.cold_regions)}"]
         lines += [f"  - {reason}" for reason in r.reasons]
         if r.map_png:
             lines.append(f"  map: {r.map_png}")
         return "\n".join(lines)
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
-        """The flood with the cold-region significance map over it; also sets ``map_png``."""
+        """The flood with its UFOV and CFOV outlines and the significant cold regions over it; sets ``map_png``."""
         r = self._require()
         title = f"{Path(r.file).name}: {r.verdict} (AI p={r.defect_probability:.2f}, UFOV IU {r.ufov_iu:.2f} %)"
-        overlay_figure(self.counts, self.significance, path, title, image_label="counts",
-                       overlay_label="cold-region significance (sigma)", overlay_threshold=3.0,
-                       marks=[(r.defect_row, r.defect_col, f"{r.defect_significance:.1f} sigma")])
+        n = len(r.cold_regions)
+        note = (f"{n} significant cold region{'s' if n != 1 else ''} (family-wise 5 %: "
+                f"> {r.map_threshold_sigma:.1f} sigma, {r.map_places:.0f} places)")
+        marks = [(c["row"], c["col"], f"{c['sigma']:.1f} sigma") for c in r.cold_regions[:3]]
+        overlay_figure(self.counts, self.cold_map.significant, path, title, image_label="counts",
+                       overlay_label="cold-region significance (sigma, empirical null)", marks=marks,
+                       outlines=self._field_outlines(), note=note)
         r.map_png = str(path)
         return Path(path)
+
+    def _field_outlines(self) -> dict[str, np.ndarray]:
+        """NEMA's UFOV and CFOV (found on the binned flood) at the flood's own pixel size."""
+        u = self.uniformity
+        out = {}
+        for name, mask in (("UFOV", u.ufov_mask), ("CFOV", u.cfov_mask)):
+            full = np.zeros(self.counts.shape, dtype=bool)
+            grown = np.kron(mask, np.ones((u.bin_factor, u.bin_factor), dtype=bool))
+            full[:grown.shape[0], :grown.shape[1]] = grown
+            out[name] = full
+        return out
