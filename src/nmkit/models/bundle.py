@@ -11,6 +11,7 @@ from torch import nn
 
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
+from nmkit.metrics.calibration import set_temperature
 from nmkit.models.registry import create_model
 
 
@@ -41,6 +42,8 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     model.eval()
     info = dict(blob.get("info", {}))
     info.setdefault("model_name", blob["model_name"])
+    if info.get("temperature"):  # calibrated on a validation set (nmkit.metrics.calibration)
+        set_temperature(model, float(info["temperature"]))
     return model, info
 
 

@@ -156,3 +156,20 @@ def image_row_figure(images: dict[str, np.ndarray], path: str | Path, title: str
     fig.colorbar(shown, ax=list(axes), fraction=0.03, pad=0.02, label=image_label)
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def reliability_figure(diagrams: dict[str, Sequence[dict[str, float]]], path: str | Path, title: str) -> Path:
+    """Reliability diagrams: accuracy against mean confidence per bin (from
+    :func:`nmkit.metrics.calibration.reliability_bins`), marker area by bin size, beside the diagonal."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=1, label="perfect calibration")
+    for i, (name, bins) in enumerate(diagrams.items()):
+        confidence = [b["confidence"] for b in bins]
+        accuracy = [b["accuracy"] for b in bins]
+        total = max(sum(b["n"] for b in bins), 1)
+        ax.plot(confidence, accuracy, c=f"C{i}", lw=1.2, label=name)
+        ax.scatter(confidence, accuracy, s=[8 + 400 * b["n"] / total for b in bins], c=f"C{i}", alpha=0.6)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="confidence (top-class probability)", ylabel="accuracy")
+    ax.set_title(textwrap.fill(title, 56), fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    return save_figure(fig, path)

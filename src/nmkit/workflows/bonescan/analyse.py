@@ -13,10 +13,12 @@ import torch
 from matplotlib.patches import Rectangle
 from torch import nn
 
+from nmkit.metrics.ood import domain_check
 from nmkit.models import load_model, shipped_model
 from nmkit.phantoms.bone import GRADE_NAMES
 from nmkit.report.figures import save_figure
 from nmkit.workflows.bonescan.data import WholeBodyScan, knee_inputs, load_scan
+from nmkit.workflows.bonescan.gate import admit_files, implausible
 from nmkit.workflows.bonescan.knees import CROP, Knee, find_knees
 
 DEFAULT_MODEL = "bonescan-default.pt"
@@ -65,6 +67,11 @@ class KneeDJDResult:
     file: str
     knees: list[dict[str, Any]]
     model: str
+    forced: str | None = None
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
     overlay_png: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +89,9 @@ class KneeDJD:
     posterior) or a loaded :class:`WholeBodyScan`. Knees are found with ``method`` ("anatomy" or "plan").
     """
 
-    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan, method: str = "anatomy"):
+    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan, method: str = "anatomy",
+                 force: bool = False):
+        self.forced = None if isinstance(source, WholeBodyScan) else admit_files(source, force)
         self.scan = source if isinstance(source, WholeBodyScan) else load_scan(source)
         self.method = method
         self.knees = find_knees(self.scan.anterior, method, self.scan.path)
@@ -93,14 +102,17 @@ class KneeDJD:
         if model is None:
             model, info = load_bonescan_model()
         info = info or {}
-        probabilities = grade_probabilities(model, knee_inputs(self.scan.anterior, self.knees))
+        inputs = knee_inputs(self.scan.anterior, self.knees)
+        check, probabilities = domain_check(model, info, lambda: grade_probabilities(model, inputs))
+        check.notes += implausible(self.knees, self.scan.anterior.shape)
         knees = []
         for knee, p in zip(self.knees, probabilities):
             grade = int(np.argmax(p))
             knees.append(knee.as_dict() | {"grade": grade, "grade_name": GRADE_NAMES[grade],
                                            "probabilities": [round(float(v), 4) for v in p]})
         self._result = KneeDJDResult(file=str(self.scan.path), knees=knees,
-                                     model=str(info.get("model_path", info.get("model_name", "given model"))))
+                                     model=str(info.get("model_path", info.get("model_name", "given model"))),
+                                     forced=self.forced, **check.as_dict())
         return self
 
     def _require(self) -> KneeDJDResult:
@@ -115,10 +127,12 @@ class KneeDJD:
     def results(self) -> str:
         """A short human-readable summary."""
         r = self._require()
-        lines = [f"{r.file}:"]
+        lines = [f"{r.file}:" + (f" ({r.forced})" if r.forced else "")]
         for k in r.knees:
             lines.append(f"  {k['side']:>5} knee at row {k['row']}, col {k['col']}: grade {k['grade']} "
                          f"({k['grade_name']}, p={max(k['probabilities']):.2f})")
+        if not r.in_domain:
+            lines.append(f"  the grades are unreliable here: {'; '.join(r.domain_notes)}")
         if r.overlay_png:
             lines.append(f"  overlay: {r.overlay_png}")
         return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import print_json, reports_input_errors, warn_if_out_of_domain
 
 app = typer.Typer(help="Knee degenerative joint disease grade on whole-body bone scans.", no_args_is_help=True)
 
@@ -84,6 +84,7 @@ def predict(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the overlay PNG."),
     method: str = typer.Option("anatomy", "--method", help="Knee finder: anatomy (default) or plan."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a whole-body scan anyway."),
 ) -> None:
     """DJD grade (0 normal .. 4 severe) and grade probabilities for each knee."""
     from nmkit.errors import InputError
@@ -93,10 +94,11 @@ def predict(
     if method not in METHODS:
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, not {method!r}")
     net, info = load_bonescan_model(model)
-    analysis = KneeDJD(scan, method).analyze(net, info)
+    analysis = KneeDJD(scan, method, force=force).analyze(net, info)
     if out is not None:
         analysis.plot_analyzed_image(out / f"{analysis.scan.path.stem}.knees.png")
     print_json(analysis.results_data().as_dict()) if json_out else typer.echo(analysis.results())
+    warn_if_out_of_domain(analysis.scan.path, analysis.results_data().as_dict())
 
 
 @app.command()

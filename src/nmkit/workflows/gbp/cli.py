@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import print_json, reports_input_errors, warn_if_out_of_domain
 
 app = typer.Typer(help="ECG-gated blood pool (MUGA): LV segmentation and ejection fraction.", no_args_is_help=True)
 
@@ -69,12 +69,14 @@ def ef(
     fwhm_mm: float = typer.Option(12.0, "--fwhm-mm", help="System resolution (FWHM, mm) for --background spill."),
     out: Path = typer.Option(Path("gbp-ef"), "--out", help="Folder for the ROI overlay and the curve PNGs."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a gated study anyway."),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
     from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
 
-    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(*load_gbp_model(model))
+    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm, force=force).analyze(*load_gbp_model(model))
     name = study.name
     analysis.plot_analyzed_image(out / f"{name}.rois.png")
     analysis.plot_curve(out / f"{name}.curve.png")
     print_json(analysis.results_data().as_dict()) if json_out else typer.echo(analysis.results())
+    warn_if_out_of_domain(study, analysis.results_data().as_dict())

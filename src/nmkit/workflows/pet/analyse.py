@@ -13,8 +13,10 @@ from torch import nn
 from nmkit.errors import InputError
 from nmkit.io import Image, read_nifti
 from nmkit.io.pet import read_pet_suv, write_suv_nifti
+from nmkit.metrics.ood import domain_check
 from nmkit.models import load_model, shipped_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
+from nmkit.workflows.pet.gate import admit_source, implausible
 
 DEFAULT_MODEL = "pet-default.pt"
 
@@ -42,6 +44,7 @@ def load_early(source: str | Path) -> Image:
         if image.modality not in ("PT", "OT"):
             raise InputError(source, f"is a {image.modality} image, not PET")
     else:
+        admit_source(source)  # what the file is, in the gates' words, before SUV needs PT tags
         image = read_pet_suv(source)
     if not np.any(image.array > BODY_SUV):
         raise InputError(source, f"the volume is empty (no voxel above SUV {BODY_SUV})")
@@ -66,15 +69,19 @@ def predict_volume(model: nn.Module, early: np.ndarray, batch_size: int = 16) ->
     return (out.clamp(min=0) * SUV_SCALE).numpy().astype(np.float32)
 
 
-def predict_file(source: str | Path, out: str | Path, model: nn.Module) -> dict[str, Any]:
+def predict_file(source: str | Path, out: str | Path, model: nn.Module,
+                 info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Predict the delayed volume of ``source`` and write it as NIfTI at ``out`` with the input's geometry."""
-    return predict_early(load_early(source), source, out, model)[0]
+    return predict_early(load_early(source), source, out, model, info)[0]
 
 
-def predict_early(image: Image, source: str | Path, out: str | Path,
-                  model: nn.Module) -> tuple[dict[str, Any], np.ndarray]:
-    """:func:`predict_file` on an early volume already loaded: its result and the predicted volume."""
-    delayed = predict_volume(model, image.array)
+def predict_early(image: Image, source: str | Path, out: str | Path, model: nn.Module,
+                  info: dict[str, Any] | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`predict_file` on an early volume already loaded: its result and the predicted volume. The result
+    says whether the input is in the model's domain (SUV plausibility; feature distance where the bundle
+    ``info`` has an OOD fit)."""
+    check, delayed = domain_check(model, info or {}, lambda: predict_volume(model, image.array))
+    check.notes += implausible(image.array, delayed, BODY_SUV)
     affine = image.metadata.get("affine")  # a NIfTI's own, or the DICOM series' position and orientation
     spacing = (image.slice_spacing or 1.0, *image.pixel_spacing)
     write_suv_nifti(out, delayed, spacing, affine=None if affine is None else np.asarray(affine),
@@ -82,4 +89,4 @@ def predict_early(image: Image, source: str | Path, out: str | Path,
     return {"input": str(source), "output": str(out), "shape": list(delayed.shape),
             "spacing_mm": [float(s) for s in spacing], "early_suv_max": float(image.array.max()),
             "predicted_suv_max": float(delayed.max()), "predicted_suv_mean_body": float(
-                delayed[image.array > BODY_SUV].mean())}, delayed
+                delayed[image.array > BODY_SUV].mean())} | check.as_dict(), delayed

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import print_json, reports_input_errors, warn_if_out_of_domain
 
 app = typer.Typer(help="Early to delayed 18F-FDG PET translation (pix2pix vs CycleGAN), SUVbw I/O.",
                   no_args_is_help=True)
@@ -75,10 +75,11 @@ def predict(
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
     from nmkit.workflows.pet.analyse import load_pet_model, predict_file
 
-    generator, _ = load_pet_model(model)
-    result = predict_file(early, output, generator)
+    generator, info = load_pet_model(model)
+    result = predict_file(early, output, generator, info)
     print_json(result) if json_out else typer.echo(
         f"delayed volume written to {output} (SUVmax {result['predicted_suv_max']:.2f})")
+    warn_if_out_of_domain(early, result)
 
 
 @app.command()

@@ -11,10 +11,12 @@ import torch
 from torch import nn
 
 from nmkit.io import Image, load_image
+from nmkit.metrics.ood import domain_check
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
 from nmkit.models import load_model, shipped_model
 from nmkit.report.figures import overlay_figure
 from nmkit.workflows.qc.coldmap import FAMILY_WISE_ALPHA, ColdRegionMap, cold_region_map
+from nmkit.workflows.qc.gate import admit
 from nmkit.workflows.qc.observer import MatchedFilterObserver
 
 DEFAULT_MODEL = "qc-default.pt"
@@ -62,6 +64,11 @@ class FloodQCResult:
     bin_factor: int
     binned_pixel_mm: float | None
     model: str
+    forced: str | None = None
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
     cold_regions: list[dict[str, Any]] = field(default_factory=list)
     map_threshold_sigma: float = 0.0
     map_places: float = 0.0
@@ -86,10 +93,12 @@ class FloodQC:
     """
 
     def __init__(self, source: str | Path | Image, iu_limit: float = 5.0, du_limit: float | None = None,
-                 threshold: float = 0.5, bin_factor: int | None = None):
+                 threshold: float = 0.5, bin_factor: int | None = None, force: bool = False):
         self.image = source if isinstance(source, Image) else load_image(source)
         if self.image.path is None:
             self.image.path = Path("image")
+        # Refuse what is not a flood (InputError) unless forced; a forced result says so.
+        self.forced = admit(self.image).enforce(self.image.path, "qc check", force)
         self.iu_limit, self.du_limit, self.threshold, self.bin_factor = iu_limit, du_limit, threshold, bin_factor
         self.counts = self.image.plane()
         self.uniformity: UniformityResult | None = None
@@ -107,7 +116,8 @@ class FloodQC:
         if model is None:
             model, info = load_qc_model()
         info = info or {}
-        probability = float(defect_probabilities(model, self.counts[None])[0])
+        check, probabilities = domain_check(model, info, lambda: defect_probabilities(model, self.counts[None]))
+        probability = float(probabilities[0])
         self.cold_map: ColdRegionMap = cold_region_map(self.counts, MAP_OBSERVER, FAMILY_WISE_ALPHA)
         self.significance = self.cold_map.sigma
         peak = np.unravel_index(int(np.nanargmax(self.significance)), self.significance.shape)
@@ -125,8 +135,8 @@ class FloodQC:
             verdict="fail" if reasons else "pass", reasons=reasons, defect_row=int(peak[0]), defect_col=int(peak[1]),
             defect_significance=round(float(self.significance[peak]), 2), bin_factor=int(u.bin_factor),
             binned_pixel_mm=None if u.binned_pixel_mm is None else round(float(u.binned_pixel_mm), 3),
-            model=str(info.get("model_path", info.get("model_name", "given model"))),
-            cold_regions=[region.as_dict() for region in self.cold_map.regions],
+            model=str(info.get("model_path", info.get("model_name", "given model"))), forced=self.forced,
+            **check.as_dict(), cold_regions=[region.as_dict() for region in self.cold_map.regions],
             map_threshold_sigma=round(self.cold_map.threshold, 2), map_places=round(self.cold_map.places, 1))
         return self
 
@@ -142,7 +152,7 @@ class FloodQC:
     def results(self) -> str:
         """A short human-readable summary."""
         r = self._require()
-        lines = [f"{r.file}: {r.verdict.upper()}",
+        lines = [f"{r.file}: {r.verdict.upper()}" + (f" ({r.forced})" if r.forced else ""),
                  f"  UFOV IU {r.ufov_iu:.2f} %  DU {r.ufov_du:.2f} %   CFOV IU {r.cfov_iu:.2f} %  DU {r.cfov_du:.2f} %"
                  f"   (NEMA, {r.bin_factor}x{r.bin_factor} summing"
                  + (f", {r.binned_pixel_mm:.2f} mm pixels)" if r.binned_pixel_mm else ", pixel size unknown)"),
@@ -151,6 +161,8 @@ class FloodQC:
                  f"  significant cold regions (family-wise 5 % over {r.map_places:.0f} places, above "
                  f"{r.map_threshold_sigma:.1f} sigma): {len(r.cold_regions)}"]
         lines += [f"  - {reason}" for reason in r.reasons]
+        if not r.in_domain:
+            lines.append(f"  the AI probability is unreliable here: {'; '.join(r.domain_notes)}")
         if r.map_png:
             lines.append(f"  map: {r.map_png}")
         return "\n".join(lines)

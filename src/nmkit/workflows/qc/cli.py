@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import print_json, reports_input_errors, warn_if_out_of_domain
 
 app = typer.Typer(help="Gamma-camera flood-field uniformity QC (NEMA NU 1 + CNN).", no_args_is_help=True)
 
@@ -74,6 +74,8 @@ def check(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store each check in the QC history "
                                             "in this folder (as `nmkit serve` does)."),
     db_url: Optional[str] = typer.Option(None, "--db-url", help="Store each check in this QC history database."),
+    force: bool = typer.Option(False, "--force", help="Analyse files that are not floods anyway (never stored "
+                                                     "in the QC history)."),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
@@ -81,14 +83,16 @@ def check(
 
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output.
-    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info) for f in files]
+    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor, force=force).analyze(net, info)
+                for f in files]
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
     for qc in analyses:
         qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
         result = qc.results_data().as_dict()
-        if store is not None:
+        if store is not None and not result["forced"]:
             result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
         print_json(result) if json_out else typer.echo(qc.results())
+        warn_if_out_of_domain(qc.image.path, result)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain, one_bundle
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 
 
@@ -34,6 +34,7 @@ def run(ctx: RunContext) -> Outcome:
         ("ufov_iu", "UFOV integral uniformity"), ("ufov_du", "UFOV differential uniformity"),
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
     numbers.append(Number("defect_probability", "AI defect probability", result["defect_probability"]))
+    numbers = mark_domain(result, numbers, ("defect_probability",))
     return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"])
 
 

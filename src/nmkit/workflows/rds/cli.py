@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import print_json, reports_input_errors, warn_if_out_of_domain
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
@@ -87,15 +87,18 @@ def predict(
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a radiograph anyway."),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
     from nmkit.workflows.rds.evaluate import predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = predict_image(image, model, out, PostProcess(median=median, tta=tta))
+    result = predict_image(image, model, out, PostProcess(median=median, tta=tta), force=force)
     if json_out:
         print_json(result)
     else:
         p = result["rds_probability"]
+        mark = "" if result["in_domain"] else " (unreliable)"
         typer.echo(f"lung area {result['lung_area_px']} px, mask {result['mask_png']}, RDS probability "
-                   f"{'-' if p is None else f'{p:.3f}'}")
+                   f"{'-' if p is None else f'{p:.3f}'}{mark}")
+    warn_if_out_of_domain(image, result)

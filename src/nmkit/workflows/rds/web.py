@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from nmkit.report.figures import contour_figure
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain
 from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
 from nmkit.workflows.rds.prepare import read_radiograph
 
@@ -36,6 +36,7 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("lung_area_px", "lung area", result["lung_area_px"], "pixels")]
     if result["rds_probability"] is not None:
         numbers.insert(0, Number("rds_probability", "RDS probability", round(result["rds_probability"], 4)))
+    numbers = mark_domain(result, numbers, ("rds_probability", "lung_area_px"))
     return Outcome(result, numbers, ["chest.lungs.png"], downloads=[Path(result["mask_png"]).name])
 
 
