@@ -60,21 +60,27 @@ def overlay_figure(image: np.ndarray, overlay: np.ndarray | None, path: str | Pa
             heat = ax.imshow(layer, cmap="inferno", alpha=0.6, interpolation="nearest",
                              extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
             fig.colorbar(heat, ax=ax, location="bottom", fraction=0.05, pad=0.12, label=overlay_label)
-    handles = []
+    named = []
     for i, (name, mask) in enumerate((outlines or {}).items()):
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             ax.contour(mask.astype(np.float32), levels=[0.5], colors=[f"C{i}"], linewidths=1.2)
-        handles.append(Line2D([], [], color=f"C{i}", lw=1.2, label=name))
-    if handles:
-        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.8)
+        named.append(f"{name} {_COLOUR_NAMES[i % len(_COLOUR_NAMES)]}")
+    rows, cols = image.shape[:2]
     for k, (row, col, text) in enumerate(marks):
         ax.plot([col], [row], marker="+", ms=14, mew=2, c="cyan")
-        ax.annotate(text, (col, row), xytext=(8, -8 - 10 * k), textcoords="offset points", color="cyan", fontsize=8,
+        right, low = col > 0.6 * cols, row > 0.7 * rows  # label toward the image's inside, never off its edge
+        ax.annotate(text, (col, row), xytext=(-8 if right else 8, (8 + 10 * k) if low else (-8 - 10 * k)),
+                    textcoords="offset points", color="cyan", fontsize=8, ha="right" if right else "left",
+                    va="bottom" if low else "top",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0})
-    ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
+    xlabel = "column (pixels)" + (f"; outlines: {', '.join(named)}" if named else "")
+    ax.set(xlabel=xlabel, ylabel="row (pixels)")
     ax.set_title(textwrap.fill(title, 64) + (f"\n{textwrap.fill(note, 64)}" if note else ""), fontsize=9)
     return save_figure(fig, path)
+
+
+_COLOUR_NAMES = ("blue", "orange", "green", "red", "purple")  # matplotlib's C0-C4
 
 
 def bar_figure(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, xlabel: str,

@@ -50,11 +50,13 @@ def knee_overlay_figure(view: np.ndarray, knees: Sequence[Knee], labels: Sequenc
     shown = ax.imshow(view, cmap="gray_r", vmax=float(np.percentile(view, 99.7)) or None, interpolation="nearest",
                       aspect="equal")
     fig.colorbar(shown, ax=ax, fraction=0.08, pad=0.04, label="counts")
-    for knee, label in zip(knees, labels):
+    for i, (knee, label) in enumerate(zip(knees, labels)):
         ax.add_patch(Rectangle((knee.col - CROP / 2, knee.row - CROP / 2), CROP, CROP, fill=False, ec="tab:red", lw=1.2))
         ax.plot([knee.col], [knee.row], marker="+", ms=10, mew=1.5, c="tab:red")
-        ax.annotate(label, (knee.col, knee.row - CROP / 2), xytext=(0, 3), textcoords="offset points", ha="center",
-                    va="bottom", color="tab:red", fontsize=7)
+        above = i % 2 == 0  # the crops of two knees overlap: one label above its crop, the next below
+        ax.annotate(label, (knee.col, knee.row + (-1 if above else 1) * CROP / 2), xytext=(0, 3 if above else -3),
+                    textcoords="offset points", ha="center", va="bottom" if above else "top", color="tab:red",
+                    fontsize=7)
     ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
     ax.title.set_fontsize(8)
     return save_figure(fig, path)

@@ -369,7 +369,8 @@ class GatedEF:
         pad = np.zeros_like(self.masks[0])
         masks = {"LV ROI": np.concatenate([self.masks[r.ed_frame], self.masks[r.es_frame]], axis=1),
                  f"background ({r.background_method})": np.concatenate([pad, self.background], axis=1)}
-        contour_figure(image, masks, path, f"{Path(r.file).name}: ED (left) and ES (right), LVEF {r.ef:.1f} %")
+        interval = f" ({r.ef_low:.1f}-{r.ef_high:.1f})" if r.ef_low is not None else ""
+        contour_figure(image, masks, path, f"{Path(r.file).name}: ED (left) and ES (right), LVEF {r.ef:.1f} %{interval}")
         r.overlay_png = str(path)
         return Path(path)
 
