@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from nmkit.io import Image, load_image
+from nmkit.io import Image
+from nmkit.io.image import as_image
 from nmkit.metrics.ood import domain_check
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
-from nmkit.models import load_model, shipped_model
+from nmkit.models import as_model, load_model, shipped_model
 from nmkit.report.figures import overlay_figure
 from nmkit.workflows.qc.coldmap import FAMILY_WISE_ALPHA, ColdRegionMap, cold_region_map
 from nmkit.workflows.qc.gate import admit
@@ -92,9 +93,10 @@ class FloodQC:
     searched (:mod:`nmkit.workflows.qc.coldmap`): it shows where, the CNN says whether.
     """
 
-    def __init__(self, source: str | Path | Image, iu_limit: float = 5.0, du_limit: float | None = None,
-                 threshold: float = 0.5, bin_factor: int | None = None, force: bool = False):
-        self.image = source if isinstance(source, Image) else load_image(source)
+    def __init__(self, source: str | Path | Image | np.ndarray, iu_limit: float = 5.0, du_limit: float | None = None,
+                 threshold: float = 0.5, bin_factor: int | None = None, pixel_mm: float | None = None,
+                 force: bool = False):
+        self.image = as_image(source, pixel_mm)
         if self.image.path is None:
             self.image.path = Path("image")
         # Refuse what is not a flood (InputError) unless forced; a forced result says so.
@@ -104,8 +106,9 @@ class FloodQC:
         self.uniformity: UniformityResult | None = None
         self._result: FloodQCResult | None = None
 
-    def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None) -> FloodQC:
-        """Compute uniformity, the defect probability and the defect map."""
+    def analyze(self, model: Any = None, info: dict[str, Any] | None = None) -> FloodQC:
+        """Compute uniformity, the defect probability and the defect map; ``model`` is a bundle path, a shipped
+        model's name, a loaded (network, info) pair, a network, or None for the shipped default."""
         name = str(self.image.path)
         spacing = self.image.pixel_spacing if self.image.metadata.get("spacing_known", True) else None
         bin_factor = self.bin_factor
@@ -113,9 +116,7 @@ class FloodQC:
             # Pixel size unknown: sum to a matrix of about 64 pixels across, as NMQC does for 256x256 floods.
             bin_factor = max(1, round(max(self.counts.shape) / 64))
         self.uniformity = nema_uniformity(self.counts, spacing, bin_factor=bin_factor, source=name)
-        if model is None:
-            model, info = load_qc_model()
-        info = info or {}
+        model, info = as_model(model, info, load_qc_model)
         check, probabilities = domain_check(model, info, lambda: defect_probabilities(model, self.counts[None]))
         probability = float(probabilities[0])
         self.cold_map: ColdRegionMap = cold_region_map(self.counts, MAP_OBSERVER, FAMILY_WISE_ALPHA)
