@@ -72,6 +72,13 @@ def output_file(path: str | Path) -> Path:
     return path
 
 
+def warn_if_out_of_domain(source: Any, result: dict[str, Any]) -> None:
+    """On stderr, one warning line when a result is outside the model's domain (``in_domain`` false)."""
+    if not result.get("in_domain", True):
+        typer.echo(f"warning: {source}: outside what the model was made for, so its output is unreliable: "
+                   f"{'; '.join(result.get('domain_notes') or [])}.", err=True)
+
+
 def print_json(obj: Any) -> None:
     """Print ``obj`` as one line of JSON with stable key order."""
     sys.stdout.write(json.dumps(obj, default=_plain) + "\n")

@@ -13,6 +13,7 @@ from torch import nn
 
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
+from nmkit.metrics.calibration import set_temperature
 from nmkit.models.device import on_device
 from nmkit.models.registry import create_model
 
@@ -44,6 +45,8 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     model = on_device(model.eval())
     info = dict(blob.get("info", {}))
     info.setdefault("model_name", blob["model_name"])
+    if info.get("temperature"):  # calibrated on a validation set (nmkit.metrics.calibration)
+        set_temperature(model, float(info["temperature"]))
     return model, info
 
 
@@ -55,7 +58,7 @@ def shipped_model(package: str, filename: str) -> Path:
 def shipped_models() -> dict[str, Path]:
     """Every model shipped with nmkit, by name (the file's stem, e.g. ``qc-default``)."""
     root = Path(str(resources.files("nmkit.workflows")))
-    return {p.stem: p for p in sorted(root.glob("*/default_model/*.pt"))}
+    return {p.stem: p for p in sorted(root.glob("*/default_model/*.pt")) if not p.name.endswith(".ood.pt")}
 
 
 def resolve_model_path(model: str | Path, what: str = "--model") -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,21 +43,44 @@ def roc_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], path
 
 def overlay_figure(image: np.ndarray, overlay: np.ndarray | None, path: str | Path, title: str,
                    image_label: str = "counts", overlay_label: str = "", marks: Sequence[tuple[float, float, str]] = (),
-                   overlay_threshold: float | None = None) -> Path:
-    """An image in grey with a coloured map over it (shown where it exceeds ``overlay_threshold``)."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+                   overlay_threshold: float | None = None, outlines: dict[str, np.ndarray] | None = None,
+                   note: str = "") -> Path:
+    """An image in grey with a coloured map over it (shown where it is finite and exceeds ``overlay_threshold``),
+    named outlines (bool masks of the image's shape) and labelled marks. The image's colour bar stands at the
+    right, the map's below, so their labels never meet; ``note`` is written under the title (e.g. why the map
+    is empty)."""
+    fig, ax = plt.subplots(figsize=(5.8, 5.6))
     shown = ax.imshow(image, cmap="gray", interpolation="nearest")
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=image_label)
+    fig.colorbar(shown, ax=ax, location="right", fraction=0.046, pad=0.03, label=image_label)
     if overlay is not None:
-        layer = np.ma.masked_less(overlay, overlay_threshold) if overlay_threshold is not None else overlay
-        heat = ax.imshow(layer, cmap="inferno", alpha=0.55, interpolation="bilinear",
-                         extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
-        fig.colorbar(heat, ax=ax, fraction=0.046, pad=0.10, label=overlay_label)
-    for row, col, text in marks:
+        layer = np.ma.masked_invalid(overlay)
+        if overlay_threshold is not None:
+            layer = np.ma.masked_less(layer, overlay_threshold)
+        if layer.count():
+            heat = ax.imshow(layer, cmap="inferno", alpha=0.6, interpolation="nearest",
+                             extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
+            fig.colorbar(heat, ax=ax, location="bottom", fraction=0.05, pad=0.12, label=overlay_label)
+    named = []
+    for i, (name, mask) in enumerate((outlines or {}).items()):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            ax.contour(mask.astype(np.float32), levels=[0.5], colors=[f"C{i}"], linewidths=1.2)
+        named.append(f"{name} {_COLOUR_NAMES[i % len(_COLOUR_NAMES)]}")
+    rows, cols = image.shape[:2]
+    for k, (row, col, text) in enumerate(marks):
         ax.plot([col], [row], marker="+", ms=14, mew=2, c="cyan")
-        ax.annotate(text, (col, row), xytext=(6, -6), textcoords="offset points", color="cyan", fontsize=8)
-    ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
+        right, low = col > 0.6 * cols, row > 0.7 * rows  # label toward the image's inside, never off its edge
+        ax.annotate(text, (col, row), xytext=(-8 if right else 8, (8 + 10 * k) if low else (-8 - 10 * k)),
+                    textcoords="offset points", color="cyan", fontsize=8, ha="right" if right else "left",
+                    va="bottom" if low else "top",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0})
+    xlabel = "column (pixels)" + (f"; outlines: {', '.join(named)}" if named else "")
+    ax.set(xlabel=xlabel, ylabel="row (pixels)")
+    ax.set_title(textwrap.fill(title, 64) + (f"\n{textwrap.fill(note, 64)}" if note else ""), fontsize=9)
     return save_figure(fig, path)
+
+
+_COLOUR_NAMES = ("blue", "orange", "green", "red", "purple")  # matplotlib's C0-C4
 
 
 def bar_figure(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, xlabel: str,
@@ -137,4 +161,21 @@ def image_row_figure(images: dict[str, np.ndarray], path: str | Path, title: str
         ax.set(title=name, xticks=[], yticks=[])
     fig.colorbar(shown, ax=list(axes), fraction=0.03, pad=0.02, label=image_label)
     fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def reliability_figure(diagrams: dict[str, Sequence[dict[str, float]]], path: str | Path, title: str) -> Path:
+    """Reliability diagrams: accuracy against mean confidence per bin (from
+    :func:`nmkit.metrics.calibration.reliability_bins`), marker area by bin size, beside the diagonal."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=1, label="perfect calibration")
+    for i, (name, bins) in enumerate(diagrams.items()):
+        confidence = [b["confidence"] for b in bins]
+        accuracy = [b["accuracy"] for b in bins]
+        total = max(sum(b["n"] for b in bins), 1)
+        ax.plot(confidence, accuracy, c=f"C{i}", lw=1.2, label=name)
+        ax.scatter(confidence, accuracy, s=[8 + 400 * b["n"] / total for b in bins], c=f"C{i}", alpha=0.6)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="confidence (top-class probability)", ylabel="accuracy")
+    ax.set_title(textwrap.fill(title, 56), fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
     return save_figure(fig, path)

@@ -91,3 +91,14 @@ class WebAnalysis:
     run: Callable[[RunContext], Outcome]
     model_required: bool = False  # True when nmkit ships no default model for this workflow
     max_pixel_mb: float = 1024.0  # largest decoded upload (rows x columns x frames x bytes per sample) it takes
+
+
+def mark_domain(result: dict[str, Any], numbers: list[Number], model_keys: tuple[str, ...]) -> list[Number]:
+    """Show a result's in-domain check on the page: each model-made number (``model_keys``) is marked unreliable
+    beside its value when ``in_domain`` is false, and a last row says why."""
+    if result.get("in_domain", True):
+        return numbers
+    for number in numbers:
+        if number.key in model_keys or any(number.key.startswith(k + ".") for k in model_keys):
+            number.label += " (unreliable: outside the model's domain)"
+    return [*numbers, Number("in_domain", "in the model's domain", "no: " + "; ".join(result.get("domain_notes", [])))]

@@ -158,3 +158,16 @@ def test_spill_method_says_when_it_assumes_the_pixel_size():
         GatedEF(Image(frames), background="spill", fwhm_mm=0.0)
     with pytest.raises(InputError, match="spill"):
         GatedEF(Image(frames), background="elsewhere")
+
+
+def test_ef_interval_spans_the_roi_boundary_perturbations_scaled_by_the_bundle_factor(tmp_path):
+    frames, masks = disc_study()
+    image = Image(frames, (6.0, 6.0), "NM", {"gated": True}, tmp_path / "study.npy")
+    plain = GatedEF(image).analyze(masks=masks).results_data()
+    assert plain.ef_low is None and plain.ef_high is None  # no calibrated scale: no interval
+    analysis = GatedEF(image).analyze(masks=masks, info={"ef_interval": {"level": 0.95, "scale": 2.0}})
+    r = analysis.results_data()
+    assert len(analysis.ef_spread) == 9 and analysis.ef_spread.std() > 0.5
+    assert r.ef_high - r.ef == pytest.approx(2.0 * analysis.ef_spread.std(), abs=0.02)
+    assert r.ef_low < r.ef < r.ef_high and r.ef_interval_level == 0.95
+    assert "95 % interval" in analysis.results()

@@ -39,7 +39,7 @@ def test_ef_prints_the_documented_json_and_writes_both_figures(gated_set, tiny_m
         assert "no LV was found" in result.output and not (tmp_path / "ef").exists()
         return
     assert result.exit_code == 0, result.output
-    r = json.loads(result.output)
+    r = json.loads(result.stdout)  # a warning may go to stderr
     assert {"ef", "ed_frame", "es_frame", "ed_counts", "es_counts", "background_per_pixel", "overlay_png",
             "curve_png"} <= set(r)
     assert r["ed_source"] == "ecg" and r["ed_frame"] == 0

@@ -132,3 +132,15 @@ def test_evaluate_missing_folder_exits_2(tmp_path):
 def test_models_lists_qc_models():
     result = invoke("models", "qc-*")
     assert result.stdout.split() == ["qc-compact", "qc-resnet18"]
+
+
+def test_check_refuses_what_is_not_a_flood_and_force_never_enters_the_history(shared_data, tmp_path):
+    pet = shared_data / "pet" / "PT_slice_1.dcm"
+    refused = invoke("qc", "check", pet, "--out", tmp_path / "maps", "--data-dir", tmp_path / "data")
+    assert refused.exit_code == 2 and not (tmp_path / "maps").exists()
+    assert "is a PT (PET) image" in refused.output and "qc check takes a planar flood" in refused.output
+    forced = invoke("qc", "check", pet, "--out", tmp_path / "maps", "--data-dir", tmp_path / "data", "--json",
+                    "--force")
+    assert forced.exit_code == 0, forced.output
+    result = json.loads(forced.stdout.strip().splitlines()[-1])
+    assert result["forced"].startswith("analysed with --force") and "history_id" not in result

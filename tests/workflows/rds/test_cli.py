@@ -79,7 +79,7 @@ def test_predict_json_and_mask(png_set, tiny_models, tmp_path):
         assert "no lung was found" in result.output and not out.exists()
         return
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # a warning may go to stderr
     assert set(data) >= {"rds_probability", "lung_area_px", "mask_png"} and 0 <= data["rds_probability"] <= 1
     mask = np.asarray(PILImage.open(data["mask_png"]))
     assert mask.shape == (64, 64) and int((mask > 0).sum()) == data["lung_area_px"]
@@ -104,3 +104,14 @@ def test_predict_refuses_a_dicom_without_pixels(tiny_models, tmp_path):
     result = runner.invoke(app, ["rds", "predict", str(path), "--model", str(tiny_models["segmenter"]), "--out",
                                  str(tmp_path / "pred")])
     assert result.exit_code == 2 and "without pixel data" in result.output and not (tmp_path / "pred").exists()
+
+
+def test_predict_refuses_a_nuclear_medicine_flood(shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from nmkit.cli import app
+
+    result = CliRunner().invoke(app, ["rds", "predict", str(shared_data / "flood" / "UNIFORMIDAD_1.dcm"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "rds predict takes a chest radiograph" in result.output
+    assert not (tmp_path / "out").exists()

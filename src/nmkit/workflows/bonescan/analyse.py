@@ -13,10 +13,12 @@ import torch
 from matplotlib.patches import Rectangle
 from torch import nn
 
+from nmkit.metrics.ood import domain_check
 from nmkit.models import as_model, load_model, shipped_model
 from nmkit.phantoms.bone import GRADE_NAMES
 from nmkit.report.figures import save_figure
 from nmkit.workflows.bonescan.data import WholeBodyScan, knee_inputs, load_scan
+from nmkit.workflows.bonescan.gate import admit_files, implausible
 from nmkit.workflows.bonescan.knees import CROP, Knee, find_knees
 
 DEFAULT_MODEL = "bonescan-default.pt"
@@ -48,11 +50,13 @@ def knee_overlay_figure(view: np.ndarray, knees: Sequence[Knee], labels: Sequenc
     shown = ax.imshow(view, cmap="gray_r", vmax=float(np.percentile(view, 99.7)) or None, interpolation="nearest",
                       aspect="equal")
     fig.colorbar(shown, ax=ax, fraction=0.08, pad=0.04, label="counts")
-    for knee, label in zip(knees, labels):
+    for i, (knee, label) in enumerate(zip(knees, labels)):
         ax.add_patch(Rectangle((knee.col - CROP / 2, knee.row - CROP / 2), CROP, CROP, fill=False, ec="tab:red", lw=1.2))
         ax.plot([knee.col], [knee.row], marker="+", ms=10, mew=1.5, c="tab:red")
-        ax.annotate(label, (knee.col, knee.row - CROP / 2), xytext=(0, 3), textcoords="offset points", ha="center",
-                    va="bottom", color="tab:red", fontsize=7)
+        above = i % 2 == 0  # the crops of two knees overlap: one label above its crop, the next below
+        ax.annotate(label, (knee.col, knee.row + (-1 if above else 1) * CROP / 2), xytext=(0, 3 if above else -3),
+                    textcoords="offset points", ha="center", va="bottom" if above else "top", color="tab:red",
+                    fontsize=7)
     ax.set(title=title, xlabel="column (pixels)", ylabel="row (pixels)")
     ax.title.set_fontsize(8)
     return save_figure(fig, path)
@@ -65,6 +69,11 @@ class KneeDJDResult:
     file: str
     knees: list[dict[str, Any]]
     model: str
+    forced: str | None = None
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
     overlay_png: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -82,10 +91,12 @@ class KneeDJD:
     posterior) or a loaded :class:`WholeBodyScan`. Knees are found with ``method`` ("anatomy" or "plan").
     """
 
-    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan | np.ndarray, method: str = "anatomy"):
+    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan | np.ndarray, method: str = "anatomy",
+                 force: bool = False):
         if isinstance(source, np.ndarray):  # (H, W) anterior, or (2, H, W) anterior and posterior counts
             views = np.asarray(source, dtype=np.float32).reshape(-1, *np.shape(source)[-2:])
             source = WholeBodyScan(views[0], views[1] if len(views) > 1 else None, Path("array"))
+        self.forced = None if isinstance(source, WholeBodyScan) else admit_files(source, force)
         self.scan = source if isinstance(source, WholeBodyScan) else load_scan(source)
         self.method = method
         self.knees = find_knees(self.scan.anterior, method, self.scan.path)
@@ -95,14 +106,17 @@ class KneeDJD:
         """Grade each knee with ``model``: a bundle path, a shipped model's name, a loaded (network, info) pair, a
         network, or None (the shipped model)."""
         model, info = as_model(model, info, load_bonescan_model)
-        probabilities = grade_probabilities(model, knee_inputs(self.scan.anterior, self.knees))
+        inputs = knee_inputs(self.scan.anterior, self.knees)
+        check, probabilities = domain_check(model, info, lambda: grade_probabilities(model, inputs))
+        check.notes += implausible(self.knees, self.scan.anterior.shape)
         knees = []
         for knee, p in zip(self.knees, probabilities):
             grade = int(np.argmax(p))
             knees.append(knee.as_dict() | {"grade": grade, "grade_name": GRADE_NAMES[grade],
                                            "probabilities": [round(float(v), 4) for v in p]})
         self._result = KneeDJDResult(file=str(self.scan.path), knees=knees,
-                                     model=str(info.get("model_id", info.get("model_name", "given model"))))
+                                     model=str(info.get("model_id", info.get("model_name", "given model"))),
+                                     forced=self.forced, **check.as_dict())
         return self
 
     def _require(self) -> KneeDJDResult:
@@ -117,10 +131,12 @@ class KneeDJD:
     def results(self) -> str:
         """A short human-readable summary."""
         r = self._require()
-        lines = [f"{r.file}:"]
+        lines = [f"{r.file}:" + (f" ({r.forced})" if r.forced else "")]
         for k in r.knees:
             lines.append(f"  {k['side']:>5} knee at row {k['row']}, col {k['col']}: grade {k['grade']} "
                          f"({k['grade_name']}, p={max(k['probabilities']):.2f})")
+        if not r.in_domain:
+            lines.append(f"  the grades are unreliable here: {'; '.join(r.domain_notes)}")
         if r.overlay_png:
             lines.append(f"  overlay: {r.overlay_png}")
         return "\n".join(lines)

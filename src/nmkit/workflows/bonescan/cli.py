@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors, warn_if_out_of_domain
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -97,6 +97,7 @@ def predict(
     method: str = typer.Option("anatomy", "--method", help="Knee finder: anatomy (default) or plan."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a whole-body scan anyway."),
 ) -> None:
     """DJD grade (0 normal .. 4 severe) and grade probabilities for each knee."""
     from nmkit.errors import InputError
@@ -109,7 +110,7 @@ def predict(
         output_folder(out)
     sources = sources_for(scan, dicom_out)
     net, info = load_bonescan_model(model)
-    analysis = KneeDJD(scan, method).analyze(net, info)
+    analysis = KneeDJD(scan, method, force=force).analyze(net, info)
     if out is not None:
         analysis.plot_analyzed_image(out / f"{analysis.scan.path.stem}.knees.png")
     result = analysis.results_data().as_dict()
@@ -124,6 +125,7 @@ def predict(
             result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
         result["overlay_png"] = None if out is None else result["overlay_png"]
     print_json(result) if json_out else typer.echo(analysis.results())
+    warn_if_out_of_domain(analysis.scan.path, result)
 
 
 @app.command()

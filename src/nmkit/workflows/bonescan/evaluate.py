@@ -13,8 +13,9 @@ from nmkit.datasets import evaluation_set, is_own_data, write_rows_csv
 from nmkit.errors import InputError
 from nmkit.io.matlab import read_bone_mat
 from nmkit.metrics.agreement import cohen_kappa
+from nmkit.metrics.calibration import expected_calibration_error, reliability_bins
 from nmkit.phantoms.bone import GRADE_NAMES, read_bone_manifest
-from nmkit.report.figures import save_figure
+from nmkit.report.figures import reliability_figure, save_figure
 from nmkit.workflows.bonescan.analyse import grade_probabilities, load_bonescan_model
 from nmkit.workflows.bonescan.data import DATASET, NUM_GRADES, STUDY_PIXEL_MM, knee_inputs, own_knees
 from nmkit.workflows.bonescan.knees import SIDES, Knee, find_knees
@@ -97,14 +98,20 @@ def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, 
             grades += [(record["right_grade"], record["left_grade"])[i] for i in graded]
     if not grades:
         raise InputError(data_dir / "manifest.csv", "lists no knee with a grade (codes 2-6)")
-    predicted = grade_probabilities(model, np.concatenate(inputs)).argmax(axis=1)
-    result = {"n_scans": len(records), "n_knees": len(grades)}
+    probabilities = grade_probabilities(model, np.concatenate(inputs))
+    predicted = probabilities.argmax(axis=1)
+    result = {"n_scans": len(records), "n_knees": len(grades),
+              "ece": round(expected_calibration_error(probabilities, np.array(grades)), 4),
+              "reliability": reliability_bins(probabilities, np.array(grades))}
     result |= grade_metrics(np.array(grades), predicted)
     result |= {"knee_localisation_within_10px": round(float(np.mean(within)), 4),
                "knee_localisation_plan_within_10px": round(float(np.mean(within_plan)), 4),
                "mean_knee_error_px": round(float(np.mean(errors)), 2) if errors else None,
                "model": str(info.get("model_path", info.get("model_name", "given model")))}
     if out_dir is not None:
+        result["reliability_png"] = str(reliability_figure({"grade": result["reliability"]},
+                                                           Path(out_dir) / "reliability.png",
+                                                           f"knee DJD grade: ECE {result['ece']:.3f}"))
         result["confusion_png"] = str(confusion_figure(result["confusion_matrix"], Path(out_dir) / "confusion.png",
                                                        f"knee DJD grade, {len(grades)} knees"))
     return result
@@ -143,7 +150,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`evaluate_folder`'s result."""
     qwk = "n/a" if result["qwk"] is None else f"{result['qwk']:.3f}"
     lines = [f"{result['n_scans']} scans, {result['n_knees']} graded knees (model: {result['model']})",
-             f"  accuracy {result['accuracy']:.3f}   QWK {qwk}   macro-F1 {result['macro_f1']:.3f}",
+             f"  accuracy {result['accuracy']:.3f}   QWK {qwk}   macro-F1 {result['macro_f1']:.3f}   "
+             f"ECE {result['ece']:.3f}",
              "  sensitivity: " + ", ".join(f"{k} {'n/a' if v is None else f'{v:.2f}'}"
                                           for k, v in result["per_grade_sensitivity"].items()),
              ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.dicom import results_zip
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain, one_bundle
 from nmkit.workflows.bonescan import MAX_PIXEL_MB
 from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
 from nmkit.workflows.bonescan.dicom_results import dicom_results
 from nmkit.workflows.bonescan.data import load_scan
+from nmkit.workflows.bonescan.gate import admit_files
 
 
 def claims(probe: Probe) -> bool:
@@ -24,6 +25,7 @@ def claims(probe: Probe) -> bool:
 def run(ctx: RunContext) -> Outcome:
     net, info = ctx.model
     ctx.progress("finding and grading the knees", 0.3)
+    admit_files(ctx.upload)  # refuses what is not a whole-body scan (HTTP 422)
     scan = load_scan(ctx.upload)
     scan.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
     analysis = KneeDJD(scan).analyze(net, info)
@@ -32,7 +34,7 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number(f"knees.{i}.grade", f"{knee['side']} knee DJD grade", knee["grade"], knee["grade_name"])
                for i, knee in enumerate(result["knees"])]
     dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
-    return Outcome(result, numbers, ["scan.knees.png"], downloads=dicom)
+    return Outcome(result, mark_domain(result, numbers, ("knees",)), ["scan.knees.png"], downloads=dicom)
 
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",

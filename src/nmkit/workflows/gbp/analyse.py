@@ -13,7 +13,7 @@ divided by the fraction of a blurred blood pool that stays inside its ROI (:func
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ from torch import nn
 from nmkit.errors import InputError
 from nmkit.io import Image, load_image
 from nmkit.io.image import as_image
+from nmkit.metrics.ood import DomainCheck, domain_check
 from nmkit.models import as_model, load_model, shipped_model
 from nmkit.report.figures import contour_figure, curve_figure
+from nmkit.workflows.gbp.gate import admit, implausible
 
 MIN_FRAMES = 8
 STUDY_MATRIX = 256  # the study's dilation iterations (8 and 3) are in pixels of a 256x256 matrix
@@ -36,6 +38,7 @@ SYSTEM_FWHM_MM = 12.0
 """Typical planar resolution of a MUGA acquisition at the heart's depth: a LEHR collimator (8-10 mm) with 64x64
 pixels of about 6 mm, resampled for display (the phantom's: 8-10 mm camera blur, 6 mm pixels, bilinear: ~11.5 mm)."""
 ASSUMED_FOV_MM = 384.0
+MIN_EF_SPREAD = 0.5  # EF points: the least spread an interval is built on
 """Field of view assumed when a file gives no pixel size (64 pixels of 6 mm), so mm distances can be placed."""
 
 
@@ -189,6 +192,26 @@ def ejection_fraction(ed_frame: np.ndarray, es_frame: np.ndarray, ed_roi: np.nda
     return (ed - es) / ed * 100, ed, es, bg
 
 
+def ef_perturbations(ed_frame: np.ndarray, es_frame: np.ndarray, ed_roi: np.ndarray, es_roi: np.ndarray,
+                     background: np.ndarray, recovery: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """The EF (%) with each ROI's boundary moved by -1, 0 and +1 pixel (erode, keep, dilate): 9 values whose
+    spread says how much the EF hangs on where the outline runs."""
+    def moved(roi: np.ndarray) -> list[np.ndarray]:
+        eroded = ndimage.binary_erosion(roi)
+        return [eroded if eroded.any() else roi, roi, ndimage.binary_dilation(roi)]
+
+    return np.array([ejection_fraction(ed_frame, es_frame, a, b, background, recovery)[0]
+                     for a in moved(ed_roi) for b in moved(es_roi)])
+
+
+def ef_interval(ef: float, perturbed: np.ndarray, scale: float) -> tuple[float, float]:
+    """EF +- ``scale`` x the SD of the perturbed EFs (at least 0.5 point), clipped to 0-100 %. ``scale`` is the
+    split-conformal factor stored in the model bundle (``info["ef_interval"]``), fitted so the interval covers
+    the true EF at its level on validation phantoms."""
+    half = scale * max(float(np.std(perturbed)), MIN_EF_SPREAD)
+    return max(0.0, ef - half), min(100.0, ef + half)
+
+
 def find_ed_es(curve: np.ndarray, ecg_gated: bool) -> tuple[int, int, str]:
     """(ED frame, ES frame, how ED was found): ED is frame 0 of an R-wave-triggered study, else the
     curve's maximum; ES is the curve's minimum."""
@@ -218,6 +241,14 @@ class GatedEFResult:
     pixel_mm: float | None = None
     recovery_ed: float = 1.0
     recovery_es: float = 1.0
+    ef_low: float | None = None
+    ef_high: float | None = None
+    ef_interval_level: float | None = None
+    forced: str | None = None
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
     overlay_png: str | None = None
     curve_png: str | None = None
 
@@ -236,12 +267,13 @@ class GatedEF:
     """
 
     def __init__(self, source: str | Path | Image | np.ndarray, background: str = "study",
-                 fwhm_mm: float = SYSTEM_FWHM_MM, pixel_mm: float | None = None):
+                 fwhm_mm: float = SYSTEM_FWHM_MM, pixel_mm: float | None = None, force: bool = False):
         if background not in BACKGROUND_METHODS:
             raise InputError("--background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {background!r}")
         if not (np.isfinite(fwhm_mm) and 1 <= fwhm_mm <= 40):
             raise InputError("--fwhm-mm", f"must be a system resolution of 1-40 mm, not {fwhm_mm!r}")
         self.image = load_gated_study(as_image(source, pixel_mm) if isinstance(source, np.ndarray) else source)
+        self.forced = admit(self.image).enforce(self.image.path or "study", "gbp ef", force)
         self.frames = self.image.array
         self.background_method = background
         self.fwhm_mm = float(fwhm_mm)
@@ -257,9 +289,10 @@ class GatedEF:
                 masks: np.ndarray | None = None) -> GatedEF:
         """Segment (or take ``masks``), find ED/ES, place the background ROI and compute the EF; ``model`` is a
         bundle path, a shipped model's name, a loaded (network, info) pair, a network, or None (shipped)."""
+        check = DomainCheck([])
         if masks is None:
             model, info = as_model(model, info, load_gbp_model)
-            masks = segment_frames(model, self.frames)
+            check, masks = domain_check(model, info, lambda: segment_frames(model, self.frames))
         self.masks = np.asarray(masks, dtype=bool)
         where = self.image.path or "study"
         if not self.masks.any(axis=(1, 2)).all():
@@ -285,13 +318,21 @@ class GatedEF:
         except ValueError as err:
             raise InputError(where, str(err)) from err
         self.curve = (roi_counts - roi_pixels * bg) / recovery
+        check.notes += implausible(self.masks[ed], self.curve, ef)
+        self.ef_spread = ef_perturbations(self.frames[ed], self.frames[es], self.masks[ed], self.masks[es],
+                                          self.background, (recovery[ed], recovery[es]))
+        calibration = (info or {}).get("ef_interval") or {}
+        low, high = (ef_interval(ef, self.ef_spread, float(calibration["scale"])) if calibration.get("scale")
+                     else (None, None))
         self._result = GatedEFResult(
             file=str(where), ef=round(ef, 2), ed_frame=ed, es_frame=es, ed_source=source,
             ed_counts=round(ed_counts, 1), es_counts=round(es_counts, 1), background_per_pixel=round(bg, 3),
             background_method=self.background_method, ed_roi_pixels=int(self.masks[ed].sum()),
             es_roi_pixels=int(self.masks[es].sum()), n_frames=len(self.frames),
             pixel_mm=None if self.pixel_mm is None else round(self.pixel_mm, 4),
-            recovery_ed=round(float(recovery[ed]), 4), recovery_es=round(float(recovery[es]), 4),
+            recovery_ed=round(float(recovery[ed]), 4), recovery_es=round(float(recovery[es]), 4), forced=self.forced,
+            ef_low=None if low is None else round(low, 2), ef_high=None if high is None else round(high, 2),
+            ef_interval_level=calibration.get("level") if low is not None else None, **check.as_dict(),
             model="given masks" if info is None and model is None else
             str((info or {}).get("model_id", (info or {}).get("model_name", "given model"))))
         return self
@@ -305,7 +346,9 @@ class GatedEF:
     def results(self) -> str:
         """A short human-readable summary."""
         r = self.results_data()
-        lines = [f"{r.file}: LVEF {r.ef:.1f} %",
+        interval = (f" ({100 * r.ef_interval_level:.0f} % interval {r.ef_low:.1f}-{r.ef_high:.1f} %)"
+                    if r.ef_low is not None else "")
+        lines = [f"{r.file}: LVEF {r.ef:.1f} %{interval}" + (f" ({r.forced})" if r.forced else ""),
                  f"  ED frame {r.ed_frame} ({r.ed_source}), ES frame {r.es_frame} of {r.n_frames}; "
                  f"net counts ED {r.ed_counts:.0f}, ES {r.es_counts:.0f}",
                  f"  background ({r.background_method}) {r.background_per_pixel:.2f} counts/pixel; "
@@ -315,6 +358,8 @@ class GatedEF:
                     f"pixel size not in the file: {ASSUMED_FOV_MM:g} mm field of view assumed")
             lines.append(f"  spill correction for {self.fwhm_mm:g} mm FWHM ({size}): net counts divided by "
                          f"{r.recovery_ed:.3f} (ED) and {r.recovery_es:.3f} (ES)")
+        if not r.in_domain:
+            lines.append(f"  the EF is unreliable here: {'; '.join(r.domain_notes)}")
         lines += [f"  {name}: {value}" for name, value in (("overlay", r.overlay_png), ("curve", r.curve_png)) if value]
         return "\n".join(lines)
 
@@ -325,7 +370,8 @@ class GatedEF:
         pad = np.zeros_like(self.masks[0])
         masks = {"LV ROI": np.concatenate([self.masks[r.ed_frame], self.masks[r.es_frame]], axis=1),
                  f"background ({r.background_method})": np.concatenate([pad, self.background], axis=1)}
-        contour_figure(image, masks, path, f"{Path(r.file).name}: ED (left) and ES (right), LVEF {r.ef:.1f} %")
+        interval = f" ({r.ef_low:.1f}-{r.ef_high:.1f})" if r.ef_low is not None else ""
+        contour_figure(image, masks, path, f"{Path(r.file).name}: ED (left) and ES (right), LVEF {r.ef:.1f} %{interval}")
         r.overlay_png = str(path)
         return Path(path)
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -84,6 +84,7 @@ def ef(
     out: Path = typer.Option(Path("gbp-ef"), "--out", help="Folder for the ROI overlay and the curve PNGs."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a gated study anyway."),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
     from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
@@ -92,7 +93,7 @@ def ef(
     output_folder(out)
     sources = sources_for(study, dicom_out)
     net, info = load_gbp_model(model)
-    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(net, info)
+    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm, force=force).analyze(net, info)
     name = study.name
     analysis.plot_analyzed_image(out / f"{name}.rois.png")
     analysis.plot_curve(out / f"{name}.curve.png")
@@ -102,3 +103,4 @@ def ef(
 
         result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
     print_json(result) if json_out else typer.echo(analysis.results())
+    warn_if_out_of_domain(study, result)

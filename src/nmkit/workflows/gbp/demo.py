@@ -26,7 +26,10 @@ def gbp_demo(out: Path) -> list[Section]:
         analysis = GatedEF(image).analyze(model, info)
         figures += [analysis.plot_analyzed_image(out / f"{name}.rois.png"), analysis.plot_curve(out / f"{name}.curve.png")]
         r = analysis.results_data()
+        interval = "-" if r.ef_low is None else f"{r.ef_low:.1f}-{r.ef_high:.1f}"
         rows.append({"sample": title, "true EF %": study.true_ef, "measured EF %": r.ef,
+                     f"EF {100 * (r.ef_interval_level or 0.95):.0f} % interval": interval,
+                     "in the model's domain": "yes" if r.in_domain else "no: " + "; ".join(r.domain_notes),
                      "true ED/ES frame": f"{study.ed_frame}/{study.es_frame}", "ED/ES frame": f"{r.ed_frame}/{r.es_frame}",
                      "background counts/pixel": r.background_per_pixel})
     text = (f"Phantom MUGA studies ({GatedSpec().frames} frames, LAO view) with known EF: LV ROI on every frame "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.dicom import results_zip
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain, one_bundle
 from nmkit.workflows.gbp import MAX_PIXEL_MB
 from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
 from nmkit.workflows.gbp.dicom_results import dicom_results
@@ -33,6 +33,10 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("ef", "LV ejection fraction", result["ef"], "%"),
                Number("ed_frame", "ED frame", result["ed_frame"]), Number("es_frame", "ES frame", result["es_frame"]),
                Number("background_per_pixel", "background", result["background_per_pixel"], "counts/pixel")]
+    if result["ef_low"] is not None:
+        numbers.insert(1, Number("ef_interval", f"LVEF {100 * result['ef_interval_level']:.0f} % interval",
+                                 f"{result['ef_low']:.1f}-{result['ef_high']:.1f}", "%"))
+    numbers = mark_domain(result, numbers, ("ef", "ef_interval"))
     dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
     return Outcome(result, numbers, ["study.rois.png", "study.curve.png"], downloads=dicom)
 

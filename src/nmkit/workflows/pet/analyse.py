@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ from nmkit.errors import InputError
 from nmkit.io import Image, read_nifti
 from nmkit.io.image import as_image
 from nmkit.io.pet import read_pet_suv, write_suv_nifti
+from nmkit.metrics.ood import domain_check
 from nmkit.models import as_model, load_model, shipped_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
+from nmkit.workflows.pet.gate import admit_source, implausible
 
 DEFAULT_MODEL = "pet-default.pt"
 MIN_IN_PLANE = 32  # voxels per slice side (the phantoms' smallest matrix; clinical PET has 128 or more)
@@ -45,6 +47,7 @@ def load_early(source: str | Path) -> Image:
         if image.modality not in ("PT", "OT"):
             raise InputError(source, f"is a {image.modality} image, not PET")
     else:
+        admit_source(source)  # what the file is, in the gates' words, before SUV needs PT tags
         image = read_pet_suv(source)
     if min(image.shape[1:]) < MIN_IN_PLANE:
         raise InputError(source, f"the volume is {' x '.join(map(str, image.shape))} voxels; a PET prediction needs "
@@ -72,15 +75,19 @@ def predict_volume(model: nn.Module, early: np.ndarray, batch_size: int = 16) ->
     return (out.clamp(min=0) * SUV_SCALE).numpy().astype(np.float32)
 
 
-def predict_file(source: str | Path, out: str | Path, model: nn.Module) -> dict[str, Any]:
+def predict_file(source: str | Path, out: str | Path, model: nn.Module,
+                 info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Predict the delayed volume of ``source`` and write it as NIfTI at ``out`` with the input's geometry."""
-    return predict_early(load_early(source), source, out, model)[0]
+    return predict_early(load_early(source), source, out, model, info)[0]
 
 
-def predict_early(image: Image, source: str | Path, out: str | Path,
-                  model: nn.Module) -> tuple[dict[str, Any], np.ndarray]:
-    """:func:`predict_file` on an early volume already loaded: its result and the predicted volume."""
-    delayed = predict_volume(model, image.array)
+def predict_early(image: Image, source: str | Path, out: str | Path, model: nn.Module,
+                  info: dict[str, Any] | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`predict_file` on an early volume already loaded: its result and the predicted volume. The result
+    says whether the input is in the model's domain (SUV plausibility; feature distance where the bundle
+    ``info`` has an OOD fit)."""
+    check, delayed = domain_check(model, info or {}, lambda: predict_volume(model, image.array))
+    check.notes += implausible(image.array, delayed, BODY_SUV)
     affine = image.metadata.get("affine")  # a NIfTI's own, or the DICOM series' position and orientation
     spacing = (image.slice_spacing or 1.0, *image.pixel_spacing)
     write_suv_nifti(out, delayed, spacing, affine=None if affine is None else np.asarray(affine),
@@ -88,7 +95,7 @@ def predict_early(image: Image, source: str | Path, out: str | Path,
     return {"input": str(source), "output": str(out), "shape": list(delayed.shape),
             "spacing_mm": [float(s) for s in spacing], "early_suv_max": float(image.array.max()),
             "predicted_suv_max": float(delayed.max()), "predicted_suv_mean_body": float(
-                delayed[image.array > BODY_SUV].mean())}, delayed
+                delayed[image.array > BODY_SUV].mean())} | check.as_dict(), delayed
 
 
 @dataclass
@@ -101,6 +108,10 @@ class DelayedPETResult:
     predicted_suv_max: float
     predicted_suv_mean_body: float
     model: str | None = None
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,12 +144,13 @@ class DelayedPET:
         """Predict the delayed volume with ``model``: a bundle path, a shipped name, a loaded bundle or None
         (the shipped generator)."""
         generator, info = as_model(model, None, load_pet_model)
-        self.delayed = predict_volume(generator, self.image.array)
+        check, self.delayed = domain_check(generator, info, lambda: predict_volume(generator, self.image.array))
         early = self.image.array
+        check.notes += implausible(early, self.delayed, BODY_SUV)
         self._result = DelayedPETResult(
             list(self.delayed.shape), [float(self.image.slice_spacing or 1.0), *map(float, self.image.pixel_spacing)],
             float(early.max()), float(self.delayed.max()), float(self.delayed[early > BODY_SUV].mean()),
-            info.get("model_name"))
+            info.get("model_name"), **check.as_dict())
         return self
 
     def results_data(self) -> DelayedPETResult:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive
+from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
 from nmkit.dicom import DICOM_OUT_HELP, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -98,8 +98,10 @@ def predict(
         output_folder(output)
     sources = series_sources(early) if target == SERIES else sources_for(early, dicom_out)
     result = predict_to(early, output, model, sources, dicom_out)
+    warn_if_out_of_domain(early, result)
     print_json(result) if json_out else typer.echo(
         f"delayed volume written to {output} (SUVmax {result['predicted_suv_max']:.2f})")
+    warn_if_out_of_domain(early, result)
 
 
 @app.command()

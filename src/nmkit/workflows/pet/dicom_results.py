@@ -70,7 +70,8 @@ def predict_to(early: Path, output: Path, model: Path | None, sources: list[Data
     image = load_early(early)
     series = prediction_target(output) == SERIES
     with tempfile.TemporaryDirectory() as tmp:
-        result, delayed = predict_early(image, early, Path(tmp) / "delayed.nii" if series else output, generator)
+        result, delayed = predict_early(image, early, Path(tmp) / "delayed.nii" if series else output, generator,
+                                        info)
         if series:
             files = write_pt_series(output, delayed, sources, image.metadata["suv"]["suv_factor"],
                                     ModelIdentity.from_info(info))

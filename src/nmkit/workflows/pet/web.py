@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nmkit.report.figures import image_row_figure
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain, one_bundle
 from nmkit.workflows.pet import MAX_PIXEL_MB
 from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_early
 
@@ -23,10 +23,10 @@ def _bytes(volume: np.ndarray, suv_max: float) -> bytes:
 
 
 def run(ctx: RunContext) -> Outcome:
-    generator, _ = ctx.model
+    generator, info = ctx.model
     ctx.progress("predicting the delayed volume", 0.2)
     image = load_early(ctx.upload)
-    result, delayed = predict_early(image, ctx.upload, ctx.out / "predicted-delayed.nii.gz", generator)
+    result, delayed = predict_early(image, ctx.upload, ctx.out / "predicted-delayed.nii.gz", generator, info)
     ctx.progress("drawing the slices", 0.7)
     early = image.array
     suv_max = max(float(np.percentile(early, 99.9)), float(np.percentile(delayed, 99.9)), 1.0)
@@ -40,6 +40,7 @@ def run(ctx: RunContext) -> Outcome:
                       round(result["predicted_suv_mean_body"], 3), "SUVbw")]
     viewer = {"shape": list(delayed.shape), "suv_max": round(suv_max, 3),
               "volumes": {"early (input)": "early.u8", "predicted delayed": "delayed.u8"}}
+    numbers = mark_domain(result, numbers, ("predicted_suv_max", "predicted_suv_mean_body"))
     return Outcome(result, numbers, ["pet.mip.png"], downloads=["predicted-delayed.nii.gz"], viewer=viewer)
 
 

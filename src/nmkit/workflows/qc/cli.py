@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -90,6 +90,8 @@ def check(
                                             "in this folder (as `nmkit serve` does)."),
     db_url: Optional[str] = typer.Option(None, "--db-url", help="Store each check in this QC history database."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Analyse files that are not floods anyway (never stored "
+                                                     "in the QC history)."),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
@@ -101,7 +103,8 @@ def check(
     sources = [sources_for(f, dicom_out) for f in files]
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output.
-    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info) for f in files]
+    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor, force=force).analyze(net, info)
+                for f in files]
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
     for index, qc in enumerate(analyses):
         qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
@@ -110,9 +113,10 @@ def check(
             from nmkit.workflows.qc.dicom_results import dicom_results
 
             result["dicom_files"] = save_results(dicom_results(qc, sources[index], info), dicom_out)
-        if store is not None:
+        if store is not None and not result["forced"]:
             result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
         print_json(result) if json_out else typer.echo(qc.results())
+        warn_if_out_of_domain(qc.image.path, result)
 
 
 @app.command()

@@ -11,8 +11,9 @@ from torch import nn
 
 from nmkit.datasets import evaluation_set, is_own_data, write_rows_csv
 from nmkit.errors import InputError
+from nmkit.metrics.calibration import expected_calibration_error, reliability_bins
 from nmkit.metrics.classification import auc, best_threshold, binary_report, roc_curve
-from nmkit.report.figures import bar_figure, roc_figure
+from nmkit.report.figures import bar_figure, reliability_figure, roc_figure
 from nmkit.workflows.qc.analyse import defect_probabilities, load_qc_model
 from nmkit.workflows.qc.data import DATASET, OWN_SIZE, load_flood_folder, own_floods
 from nmkit.workflows.qc.observer import MatchedFilterObserver
@@ -110,7 +111,8 @@ def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn
         "model": info.get("model_path", info.get("model_name")), "observer_threshold_note": "observer accuracy at its best threshold on this set",
         "by_alpha": _by_group("alpha", records, labels, cnn, obs, obs_threshold),
         "by_diameter": _by_group("diameter", records, labels, cnn, obs, obs_threshold),
-        "readers": [],
+        "readers": [], "ece": round(expected_calibration_error(cnn, labels), 4),
+        "reliability": reliability_bins(cnn, labels),
     }
     points = []
     if readers_csv:
@@ -126,6 +128,8 @@ def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn
         ofpr, otpr = roc_curve(obs, labels)
         result["roc_png"] = str(roc_figure([("CNN", fpr, tpr, report.auc), ("ideal observer", ofpr, otpr, result["observer_auc"])],
                                            out_dir / "roc.png", points, title="Cold-region detection"))
+        result["reliability_png"] = str(reliability_figure({"CNN": result["reliability"]}, out_dir / "reliability.png",
+                                                           f"defect probability: ECE {result['ece']:.3f}"))
         rows = result["by_alpha"]
         result["by_alpha_png"] = str(bar_figure([f"{r['alpha']:g}" for r in rows],
                                                 {"CNN": [r["cnn_auc"] for r in rows], "observer": [r["observer_auc"] for r in rows]},
@@ -145,6 +149,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
     lines = [f"{result['n']} floods, model {result['model']}",
              f"CNN:      accuracy {result['accuracy']:.4f}  sensitivity {result['sensitivity']:.4f}  "
              f"specificity {result['specificity']:.4f}  AUC {result['auc']:.4f}",
+             f"          ECE {result['ece']:.4f} (15 bins; reliability diagram in the output folder)",
              f"          confusion  TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",
              f"observer: accuracy {result['observer_accuracy']:.4f}  AUC {result['observer_auc']:.4f}",
              "alpha    n   CNN AUC  observer AUC  CNN sens  observer sens"]

@@ -206,9 +206,9 @@ class MatchedFilterObserver:
             scores[idx] = best
         return scores
 
-    def statistic_map(self, image: np.ndarray) -> tuple[np.ndarray, int]:
-        """(map, best diameter): the statistic (sigma) at each centre for the best-scoring diameter, the maximum
-        over brushes, NaN where that disc would leave the FOV. Same shape as ``image``; overlay it on the flood."""
+    def statistic_maps(self, image: np.ndarray) -> dict[int, np.ndarray]:
+        """{diameter: map}: the statistic (sigma) at each centre for each disc diameter, the maximum over
+        brushes, NaN where that disc would leave the FOV. Each map has the shape of ``image``."""
         image = np.asarray(image)
         if image.ndim != 2:
             raise ValueError(f"image must be 2-D, not {image.shape}")
@@ -217,10 +217,14 @@ class MatchedFilterObserver:
             for d, _, stat, box in self._maps(batch, expected, level, plan):
                 full = per_diameter.setdefault(d, np.full(image.shape, -np.inf))
                 np.maximum(full[box], stat[0], out=full[box])
-        best = max(per_diameter, key=lambda d: per_diameter[d].max())
-        best_map = per_diameter[best]
-        best_map[~np.isfinite(best_map)] = np.nan
-        return best_map.astype(np.float32), int(best)
+        for full in per_diameter.values():
+            full[~np.isfinite(full)] = np.nan
+        return {d: full.astype(np.float32) for d, full in per_diameter.items()}
 
+    def statistic_map(self, image: np.ndarray) -> tuple[np.ndarray, int]:
+        """(map, best diameter): :meth:`statistic_maps` for the best-scoring diameter. Overlay it on the flood."""
+        maps = self.statistic_maps(image)
+        best = max(maps, key=lambda d: np.nanmax(maps[d]))
+        return maps[best], int(best)
 
 __all__ = ["BACKGROUNDS", "MatchedFilterObserver", "detect_fov"]

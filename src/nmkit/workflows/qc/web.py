@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nmkit.dicom import results_zip
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain, one_bundle
 from nmkit.workflows.qc import MAX_PIXEL_MB
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 from nmkit.workflows.qc.dicom_results import dicom_results
@@ -38,6 +38,7 @@ def run(ctx: RunContext) -> Outcome:
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
     numbers.append(Number("defect_probability", "AI defect probability", result["defect_probability"]))
     dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(qc, sources, info))
+    numbers = mark_domain(result, numbers, ("defect_probability",))
     return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"], downloads=dicom)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +10,10 @@ import numpy as np
 
 from nmkit.errors import InputError
 from nmkit.io import Image
+from nmkit.metrics.ood import domain_check
 from nmkit.models import resolve_model
 from nmkit.workflows.rds.evaluate import load_rds_models, lung_rds_probability
+from nmkit.workflows.rds.gate import implausible
 from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
 from nmkit.workflows.rds.prepare import read_radiograph, window_to_uint8
 
@@ -23,6 +25,10 @@ class ChestRDSResult:
     rds_probability: float | None
     lung_area_px: int
     rotation_tta: bool
+    in_domain: bool = True
+    domain_notes: list[str] = field(default_factory=list)
+    ood_distance: float | None = None
+    ood_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,11 +63,14 @@ class ChestRDS:
                                                                      else model)])
         if "segmenter" not in models:
             raise InputError("model", "the analysis needs a lung segmentation model")
-        self.mask, done = segment_lungs(models["segmenter"][0], self.grey.astype(np.float32) / 255.0, self.post)
+        segmenter, info = models["segmenter"]
+        check, (self.mask, done) = domain_check(
+            segmenter, info, lambda: segment_lungs(segmenter, self.grey.astype(np.float32) / 255.0, self.post))
         if not self.mask.any():
             raise InputError(self.path, "no lung was found in this image")
+        check.notes += implausible(self.mask)
         probability = lung_rds_probability(models, self.grey, self.mask) if "lungs" in models else None
-        self._result = ChestRDSResult(probability, int(self.mask.sum()), bool(done["rotation_tta"]))
+        self._result = ChestRDSResult(probability, int(self.mask.sum()), bool(done["rotation_tta"]), **check.as_dict())
         return self
 
     def results_data(self) -> ChestRDSResult:

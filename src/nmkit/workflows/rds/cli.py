@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors, warn_if_out_of_domain
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
@@ -115,6 +115,7 @@ def predict(
     islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Analyse a file that is not a radiograph anyway."),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
     from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
@@ -123,7 +124,8 @@ def predict(
     output_folder(out)
     sources = sources_for(image, dicom_out)
     models = load_rds_models(model)
-    result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands))
+    result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands),
+                           force=force)
     if dicom_out:
         from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
 
@@ -133,5 +135,7 @@ def predict(
         print_json(result)
     else:
         p = result["rds_probability"]
+        mark = "" if result["in_domain"] else " (unreliable)"
         typer.echo(f"lung area {result['lung_area_px']} px, mask {result['mask_png']}, RDS probability "
-                   f"{'-' if p is None else f'{p:.3f}'}")
+                   f"{'-' if p is None else f'{p:.3f}'}{mark}")
+    warn_if_out_of_domain(image, result)

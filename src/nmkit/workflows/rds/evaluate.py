@@ -25,13 +25,17 @@ from torch import nn
 
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
+from nmkit.io import load_image
+from nmkit.metrics.calibration import expected_calibration_error, reliability_bins
 from nmkit.metrics.classification import binary_report
+from nmkit.metrics.ood import domain_check
 from nmkit.metrics.segmentation import dice, mean_iou
 from nmkit.models import load_bundle, resolve_model_path, shipped_model
 from nmkit.phantoms.chest import read_chest_csv
 from nmkit.workflows.rds.calibrate import expected_calibration_error
 from nmkit.workflows.rds.data import (is_own_data, label_column, lung_input, read_lung_mask, read_mask,
                                       read_own_radiograph, rds_spec)
+from nmkit.workflows.rds.gate import admit, implausible
 from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
 from nmkit.workflows.rds.prepare import read_radiograph
 
@@ -143,7 +147,8 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
     result: dict[str, Any] = {"n": len(records), "miou": None, "dice": None, "accuracy": None, "sensitivity": None,
                               "specificity": None, "auc": None, "shortcut_drop_lungs": None,
                               "shortcut_drop_whole_image": None, "whole_image_accuracy": None,
-                              "joint_accuracy": None, "joint_auc": None, "shortcut_drop_joint": None,
+                              "joint_accuracy": None, "joint_auc": None, "shortcut_drop_joint": None, "ece": None,
+                              "reliability": None,
                               "classifier_masks": "predicted" if "segmenter" in models else "true",
                               "rotation_tta_images": tta_count, "median_filter": post.median,
                               "rotation_tta": post.tta, "models": {k: v[1]["model_path"] for k, v in models.items()}}
@@ -153,7 +158,9 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
         report = binary_report(lung_scores, labels)
         result |= {"accuracy": report.accuracy, "sensitivity": report.sensitivity,
                    "specificity": report.specificity, "auc": report.auc,
-                   "shortcut_drop_lungs": _shortcut_drop(lung_scores, labels, has_device)}
+                   "shortcut_drop_lungs": _shortcut_drop(lung_scores, labels, has_device),
+                   "ece": expected_calibration_error(np.asarray(lung_scores), labels),
+                   "reliability": reliability_bins(np.asarray(lung_scores), labels)}
     if whole_scores:
         result |= {"whole_image_accuracy": _accuracy(np.asarray(whole_scores), labels),
                    "shortcut_drop_whole_image": _shortcut_drop(whole_scores, labels, has_device)}
@@ -232,7 +239,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines = [f"{result['n']} images, {result['positives']} with {result['label_column']} "
                  f"({result['classifier']} classifier)"]
         return "\n".join(lines + [f"  {key}: {show(result[key])}" for key in keys])
-    keys = ("miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "whole_image_accuracy",
+    keys = ("miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "ece", "whole_image_accuracy",
             "joint_accuracy", "shortcut_drop_lungs", "shortcut_drop_whole_image", "shortcut_drop_joint")
     lines = [f"{result['n']} images (classifier on {result['classifier_masks']} lung masks; rotation TTA on "
              f"{result['rotation_tta_images']})"]
@@ -240,21 +247,25 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
 
 def predict_image(path: str | Path, models: list[Path] | dict[str, tuple[nn.Module, dict[str, Any]]] | None,
-                  out: str | Path, post: PostProcess = PostProcess()) -> dict[str, Any]:
+                  out: str | Path, post: PostProcess = PostProcess(), force: bool = False) -> dict[str, Any]:
     """Lung mask (written to ``out/<name>.lungs.png``) and P(RDS) of one radiograph; needs a segmenter.
-    ``models`` are bundle paths, or bundles already loaded by :func:`load_rds_models`."""
+    ``models`` are bundle paths, or bundles already loaded by :func:`load_rds_models`. A file that is not a
+    radiograph is refused (InputError) unless ``force``; a forced result says so."""
     path, out = Path(path), Path(out)
+    forced = admit(load_image(path)).enforce(path, "rds predict", force)
     models = models if isinstance(models, dict) else load_rds_models(models)
     if "segmenter" not in models:
         raise InputError("--model", "predict needs a lung segmentation model among --model")
     grey = read_radiograph(path)
     image = grey.astype(np.float32) / 255.0
-    mask, done = segment_lungs(models["segmenter"][0], image, post)
+    segmenter, segmenter_info = models["segmenter"]
+    check, (mask, done) = domain_check(segmenter, segmenter_info, lambda: segment_lungs(segmenter, image, post))
     if not mask.any():
         raise InputError(path, "no lung was found in this image")
+    check.notes += implausible(mask)
     probability = lung_rds_probability(models, grey, mask) if "lungs" in models else None
     mask_png = out / f"{path.stem}.lungs.png"
     with atomic_path(mask_png) as tmp:
         PILImage.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
     return {"rds_probability": probability, "lung_area_px": int(mask.sum()), "mask_png": str(mask_png),
-            "rotation_tta": done["rotation_tta"]}
+            "rotation_tta": done["rotation_tta"], "forced": forced} | check.as_dict()

@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from nmkit.dicom import results_zip
 from nmkit.report.figures import contour_figure
-from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, mark_domain
 from nmkit.workflows.rds import MAX_PIXEL_MB
 from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
 from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
@@ -41,6 +41,7 @@ def run(ctx: RunContext) -> Outcome:
         numbers.insert(0, Number("rds_probability", "RDS probability", round(result["rds_probability"], 4)))
     dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results_of_prediction(
         ctx.upload, result, ctx.model, sources, ctx.out))
+    numbers = mark_domain(result, numbers, ("rds_probability", "lung_area_px"))
     return Outcome(result, numbers, ["chest.lungs.png"], downloads=[Path(result["mask_png"]).name, *dicom])
 
 

@@ -1,0 +1,252 @@
+"""Calibration of the shipped classifiers (qc, bonescan, rds lung classifier) by temperature scaling, and the
+coverage of the gbp EF interval. Writes the "calibration" section of BENCHMARKS.md.
+
+Temperature: fitted on each model's own validation split, rebuilt exactly from its training config (same
+phantoms, same seed, same split); ECE and reliability measured on a test set never used for training or
+fitting. ``--install`` writes the temperature into the shipped bundles (``info["temperature"]``).
+
+    PYTHONPATH=src python benchmarks/calibration.py [--install] [--skip-ef]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, write_section  # noqa: E402
+
+from nmkit.atomic import atomic_path  # noqa: E402
+from nmkit.engine import load_config  # noqa: E402
+from nmkit.metrics.calibration import (  # noqa: E402
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    recorded_logits,
+    reliability_bins,
+    set_temperature,
+)
+from nmkit.models import load_bundle  # noqa: E402
+from nmkit.report.figures import reliability_figure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "calibration"
+TEST_SEED = 424242
+MODELS = {"qc": (ROOT / "src/nmkit/workflows/qc/default_model/qc-default.pt", ROOT / "configs/qc-default.yaml"),
+          "bonescan": (ROOT / "src/nmkit/workflows/bonescan/default_model/bonescan-default.pt",
+                       ROOT / "configs/bonescan-fast.yaml"),
+          "rds": (ROOT / "src/nmkit/workflows/rds/default_model/rds-cls-default.pt", ROOT / "configs/rds-cls-fast.yaml")}
+
+
+def qc_sets(config: dict) -> dict[str, tuple]:
+    """(images, labels) of the validation split (seed and permutation as FloodDataModule) and a fresh test set."""
+    from nmkit.workflows.qc.data import make_phantom_set
+
+    data, seed = config["data"], int(config["seed"])
+    images, records = make_phantom_set(data["phantom"], seed)
+    order = np.random.default_rng(seed).permutation(len(records))
+    val = order[:int(round(len(records) * float(data.get("val_fraction", 0.3))))]
+    labels = np.array([r["label"] for r in records])
+    val_set = (images[val], labels[val])
+    del images
+    test_images, test_records = make_phantom_set(data["phantom"] | {"n": 600}, TEST_SEED)
+    return {"val": val_set, "test": (test_images, np.array([r["label"] for r in test_records]))}
+
+
+def qc_logits(model, images: np.ndarray) -> np.ndarray:
+    from nmkit.workflows.qc.analyse import defect_probabilities
+
+    with recorded_logits(model) as out:
+        defect_probabilities(model, images)
+    return torch.cat(out).double().numpy()
+
+
+def bonescan_sets(config: dict) -> dict[str, tuple]:
+    from nmkit.workflows.bonescan.data import load_knee_data, patient_split, phantom_knees, spec_from_config
+
+    data, seed = config["data"], int(config["seed"])
+    inputs, grades, scans = load_knee_data(data, seed)
+    _, val = patient_split(scans, float(data.get("val_fraction", 0.2)), seed)
+    test_inputs, test_grades, _ = phantom_knees(spec_from_config(data["phantom"]), 200, TEST_SEED)
+    return {"val": (inputs[val], grades[val]), "test": (test_inputs, test_grades)}
+
+
+def bonescan_logits(model, inputs: np.ndarray) -> np.ndarray:
+    from nmkit.workflows.bonescan.analyse import grade_probabilities
+
+    with recorded_logits(model) as out:
+        grade_probabilities(model, np.ascontiguousarray(inputs, dtype=np.float32))
+    return torch.cat(out).double().numpy()
+
+
+def rds_sets(config: dict) -> dict[str, tuple]:
+    """The lung classifier's inputs as in training (true lungs widened by the margin) for the study's val and
+    test groups of the training phantom set."""
+    from nmkit.workflows.rds.data import build_set, classifier_input
+
+    data = config["data"]
+    whole = build_set(data, int(config["seed"]))
+    out = {}
+    for name in ("val", "test"):
+        part = whole.subset(name)
+        inputs = classifier_input(part.images, part.masks, data.get("input", "lungs"), int(data.get("lung_margin", 0)))
+        out[name] = (inputs.astype(np.float32), part.rds.astype(np.int64))
+    return out
+
+
+@torch.no_grad()
+def rds_logits(model, inputs: np.ndarray) -> np.ndarray:
+    model.eval()
+    return torch.cat([model(torch.from_numpy(inputs[i:i + 64])[:, None])
+                      for i in range(0, len(inputs), 64)]).double().numpy()
+
+
+SETS = {"qc": (qc_sets, qc_logits), "bonescan": (bonescan_sets, bonescan_logits), "rds": (rds_sets, rds_logits)}
+
+
+def calibrate(key: str, install: bool) -> dict:
+    bundle, config_path = MODELS[key]
+    make_sets, logits_of = SETS[key]
+    model, info = load_bundle(bundle)
+    set_temperature(model, 1.0)  # the raw logits, whatever the bundle holds
+    sets = make_sets(load_config(config_path))
+    val_logits, val_labels = logits_of(model, sets["val"][0]), sets["val"][1]
+    test_logits, test_labels = logits_of(model, sets["test"][0]), sets["test"][1]
+    fitted = fit_temperature(val_logits, val_labels)
+    temperature = 1.0 if fitted is None else fitted
+    softmax = lambda z, t: torch.from_numpy(z / t).softmax(dim=1).numpy()  # noqa: E731
+    before, after = softmax(test_logits, 1.0), softmax(test_logits, temperature)
+    row = {"workflow": key, "bundle": bundle.name, "n_val": int(len(val_labels)), "n_test": int(len(test_labels)),
+           "temperature": round(temperature, 4), "fitted": fitted is not None,
+           "val_nll_before": round(negative_log_likelihood(val_logits, val_labels), 4),
+           "val_nll_after": round(negative_log_likelihood(val_logits, val_labels, temperature), 4),
+           "test_ece_before": round(expected_calibration_error(before, test_labels), 4),
+           "test_ece_after": round(expected_calibration_error(after, test_labels), 4),
+           "test_accuracy": round(float((after.argmax(1) == test_labels).mean()), 4),
+           "reliability_after": reliability_bins(after, test_labels)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    reliability_figure({"before (T = 1)": reliability_bins(before, test_labels),
+                        f"after (T = {temperature:.2f})": row["reliability_after"]},
+                       RESULTS / f"{key}_reliability.png", f"{key}: reliability on the test set (n = {len(test_labels)})")
+    if install:
+        blob = torch.load(bundle, map_location="cpu", weights_only=True)
+        blob["info"]["temperature"] = temperature if fitted is not None else None
+        blob["info"]["calibration"] = {k: v for k, v in row.items() if k != "reliability_after"} | {
+            "fitted_on": "the training config's validation split", "test_seed": TEST_SEED,
+            "made_with": "python benchmarks/calibration.py --install"}
+        with atomic_path(bundle) as tmp:
+            torch.save(blob, tmp)
+    return row
+
+
+EF_LEVEL = 0.95
+EF_VAL_SEED, EF_VAL_N = 888_888, 60  # validation phantoms for the interval's scale (training seeds are < 1000)
+EF_TEST_SEED, EF_TEST_N = 777_777, 80  # benchmarks/gbp.py's test studies
+
+
+def _ef_runs(model, info, seed: int, n: int) -> list[tuple[float, float, float]]:
+    """(EF, SD of the perturbed EFs, true EF) of ``n`` phantom studies of set ``seed``."""
+    from nmkit.io import Image
+    from nmkit.phantoms.gated import GatedSpec, generate_gated_studies
+    from nmkit.workflows.gbp.analyse import GatedEF
+
+    out = []
+    for start in range(0, n, 10):
+        for i, study in enumerate(generate_gated_studies(GatedSpec(), min(10, n - start), seed, start=start)):
+            image = Image(study.frames, (study.pixel_mm, study.pixel_mm), "NM", {"gated": True},
+                          Path(f"study_{start + i}.npy"))
+            analysis = GatedEF(image).analyze(model, info)
+            out.append((analysis.results_data().ef, float(np.std(analysis.ef_spread)), study.true_ef))
+    return out
+
+
+def ef_coverage(install: bool) -> dict:
+    """Fit the interval's split-conformal scale on validation phantoms; measure its coverage on test phantoms."""
+    from nmkit.workflows.gbp.analyse import MIN_EF_SPREAD, default_model_path, load_gbp_model
+
+    model, info = load_gbp_model()
+    info = {k: v for k, v in info.items() if k != "ef_interval"}
+    val = np.array(_ef_runs(model, info, EF_VAL_SEED, EF_VAL_N))
+    scores = np.abs(val[:, 0] - val[:, 2]) / np.maximum(val[:, 1], MIN_EF_SPREAD)
+    rank = min(len(scores), int(np.ceil((len(scores) + 1) * EF_LEVEL)))
+    scale = float(np.sort(scores)[rank - 1])
+    test = np.array(_ef_runs(model, info, EF_TEST_SEED, EF_TEST_N))
+    half = scale * np.maximum(test[:, 1], MIN_EF_SPREAD)
+    inside = np.abs(test[:, 0] - test[:, 2]) <= half
+    coverage = float(inside.mean())
+    ci = 1.96 * np.sqrt(coverage * (1 - coverage) / len(inside))
+    if install:
+        bundle = default_model_path()
+        blob = torch.load(bundle, map_location="cpu", weights_only=True)
+        blob["info"]["ef_interval"] = {"level": EF_LEVEL, "scale": round(scale, 4), "fitted_on": (
+            f"{EF_VAL_N} validation phantoms, seed {EF_VAL_SEED}"), "made_with": "python benchmarks/calibration.py --install"}
+        with atomic_path(bundle) as tmp:
+            torch.save(blob, tmp)
+    return {"n_val": len(val), "n": len(test), "nominal": EF_LEVEL, "scale": round(scale, 4),
+            "coverage": round(coverage, 4), "coverage_ci95": [round(coverage - ci, 4), round(coverage + ci, 4)],
+            "median_width": round(float(np.median(2 * half)), 2),
+            "mean_abs_error": round(float(np.mean(np.abs(test[:, 0] - test[:, 2]))), 2)}
+
+
+def shown_temperature(row: dict) -> str:
+    return f"{row['temperature']:.3f}" if row.get("fitted", True) else "1 (not fitted: the validation split is all right)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--install", action="store_true", help="Write each temperature into the shipped bundle.")
+    parser.add_argument("--skip-ef", action="store_true", help="Only the classifiers.")
+    parser.add_argument("--only", nargs="*", default=list(MODELS), help="Classifiers to calibrate (none: keep the "
+                                                                        "saved rows).")
+    args = parser.parse_args()
+    fresh = {key: calibrate(key, args.install) for key in args.only}
+    ef = None if args.skip_ef else ef_coverage(args.install)
+    saved = RESULTS / "calibration.json"  # read only now, so runs of different parts side by side all count
+    previous = json.loads(saved.read_text()) if saved.is_file() else {"classifiers": [], "ef_interval": None}
+    rows = [fresh.get(key) or next((r for r in previous["classifiers"] if r["workflow"] == key), None) for key in MODELS]
+    rows = [r for r in rows if r]
+    ef = ef or previous["ef_interval"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"classifiers": rows, "ef_interval": ef}, indent=1))
+    lines = ["| classifier | validation n | T | val NLL before / after | test n | test ECE before | test ECE after "
+             "| test accuracy | reliability |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['workflow']} ({r['bundle']}) | {r['n_val']} | {shown_temperature(r)} | {r['val_nll_before']:.4f} / "
+              f"{r['val_nll_after']:.4f} | {r['n_test']} | {r['test_ece_before']:.4f} | {r['test_ece_after']:.4f} | "
+              f"{r['test_accuracy']:.4f} | benchmarks/results/calibration/{r['workflow']}_reliability.png |"
+              for r in rows]
+    ef_text = "" if ef is None else (
+        f"\n**EF interval (gbp).** `nmkit gbp ef` reports EF with a {100 * ef['nominal']:.0f} % interval: the spread of "
+        f"the EF over ROI boundary perturbations (ED and ES ROIs each eroded, kept, dilated by 1 px), scaled by the "
+        f"split-conformal factor ({ef['scale']:.2f}) fitted on {ef['n_val']} validation phantoms (seed {EF_VAL_SEED}) and "
+        f"stored in the gbp bundle. "
+        f"On {ef['n']} test phantoms (seed {EF_TEST_SEED}): coverage {100 * ef['coverage']:.1f} % "
+        f"(95 % CI {100 * ef['coverage_ci95'][0]:.1f}-{100 * ef['coverage_ci95'][1]:.1f} %) against the nominal "
+        f"{100 * ef['nominal']:.0f} % (target: within 5 points); median width {ef['median_width']:.1f} EF points; "
+        f"mean |EF error| {ef['mean_abs_error']:.2f} points.\n")
+    body = f"""## calibration: temperature scaling and the EF interval
+
+Temperature scaling (Guo et al. 2017) of each shipped classifier: T fitted by NLL on the model's own validation
+split (rebuilt from its training config: same phantoms, seed and split), ECE (15 bins, top label) on a test set
+never trained on nor fitted on (qc: 600 floods drawn as in training, seed {TEST_SEED}; bonescan: the knees of 200
+scans, seed {TEST_SEED}; rds: the study's test group of the training phantom set). Target: test ECE <= 0.05.
+T is stored in each bundle (`info["temperature"]`) and applied on loading, so every probability nmkit prints is
+the calibrated one; accuracy does not change. Where the validation split is classified all right, the likelihood
+has no finite optimum (it keeps falling as T -> 0), so T is not fitted and stays 1.
+
+{chr(10).join(lines)}
+{ef_text}
+Command: `PYTHONPATH=src python benchmarks/calibration.py --install`. Machine: {machine()}.
+"""
+    write_section("calibration", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
