@@ -8,7 +8,7 @@ from nmkit.web.app import create_app
 
 
 def test_a_radiograph_sent_to_qc_is_a_422_and_enters_no_history(settings, studies):
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url="http://localhost")
     response = client.post("/api/qc", files={"file": ("chest.png", studies["rds"].read_bytes())})
     assert response.status_code == 422
     detail = response.json()["detail"]

@@ -30,14 +30,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from nmkit.datasets.check import CheckReport, check_dataset
-from nmkit.datasets.evaluation import evaluation_set, resample_counts, write_rows_csv
+from nmkit.datasets.evaluation import evaluation_rows, evaluation_set, resample_counts, write_rows_csv
 from nmkit.datasets.hashes import file_sha256, overlap, row_hashes, training_hashes
 from nmkit.datasets.split import assign_fold, assign_split, split_fractions, write_split_csv
 from nmkit.datasets.table import (SPLITS, TABLE, Column, DatasetError, DatasetSpec, OwnDataset, Problem, Row,
                                   is_own_data, read_table)
 
 __all__ = ["SPLITS", "TABLE", "CheckReport", "Column", "DatasetError", "DatasetSpec", "OwnDataset", "Problem",
-           "Row", "assign_fold", "assign_split", "assign_splits", "check_dataset", "evaluation_set", "file_sha256",
+           "Row", "assign_fold", "assign_split", "assign_splits", "check_dataset", "evaluation_rows", "evaluation_set",
+           "file_sha256",
            "is_own_data", "load_dataset", "overlap", "read_table", "resample_counts", "row_hashes",
            "split_fractions", "training_hashes", "write_rows_csv", "write_split_csv"]
 

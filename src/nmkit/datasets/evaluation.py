@@ -16,6 +16,11 @@ from nmkit.datasets.table import DatasetError, DatasetSpec, OwnDataset, Row, rea
 from nmkit.errors import InputError
 
 
+def evaluation_rows(dataset: OwnDataset) -> list[Row]:
+    """The rows evaluation scores: the test rows, or all rows when dataset.csv has no split column."""
+    return dataset.rows_in("test") if dataset.split_given else list(dataset.rows)
+
+
 def evaluation_set(root: str | Path, spec: DatasetSpec, info: Mapping[str, Any] | None = None
                    ) -> tuple[OwnDataset, list[Row]]:
     """The dataset and the rows evaluation scores: the test rows, or all rows without a split column.
@@ -24,7 +29,7 @@ def evaluation_set(root: str | Path, spec: DatasetSpec, info: Mapping[str, Any] 
     dataset = read_table(root, spec)
     if dataset.problems:
         raise DatasetError(dataset.table, dataset.problems)
-    rows = dataset.rows_in("test") if dataset.split_given else list(dataset.rows)
+    rows = evaluation_rows(dataset)
     if not rows:
         raise InputError(dataset.table, "has no test rows to evaluate (split = test)")
     trained = ((info or {}).get("dataset") or {}).get("training_sha256") or []

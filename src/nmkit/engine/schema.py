@@ -90,10 +90,11 @@ def phantom_keys(spec: type, *extra: str):
     """A validator for ``data.phantom``: keys must be fields of the phantom ``spec`` dataclass or ``extra``."""
     valid = [f.name for f in dataclasses.fields(spec)] + list(extra)
 
-    def check(value: dict[str, Any] | None) -> dict[str, Any] | None:
-        for key in value or {}:
-            if key not in valid:
-                raise ValueError(_unknown(key, valid))
+    def check(value: dict[str, Any] | list[dict[str, Any]] | None) -> dict[str, Any] | list[dict[str, Any]] | None:
+        for one in value if isinstance(value, list) else [value or {}]:  # one spec, or a list of specs mixed
+            for key in one:
+                if key not in valid:
+                    raise ValueError(_unknown(key, valid))
         return value
 
     return field_validator("phantom")(classmethod(lambda cls, value: check(value)))

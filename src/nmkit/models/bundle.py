@@ -88,8 +88,9 @@ def shipped_catalogue() -> list[dict[str, Any]]:
         data = (info.get("config") or {}).get("data") or {}
         if data.get("root"):
             source = f"folder {Path(data['root']).name}"
-        elif data.get("phantom"):
-            source = f"{data['phantom'].get('n', '?')} phantoms made in memory"
+        elif data.get("phantom"):  # one phantom spec, or a list of them (mixed phantom styles)
+            specs = data["phantom"] if isinstance(data["phantom"], list) else [data["phantom"]]
+            source = f"{sum(int(spec.get('n', 0)) for spec in specs) or '?'} phantoms made in memory"
         else:
             source = None
         rows.append({"name": name, "workflow": path.parent.parent.name, "model": blob.get("model_name"),

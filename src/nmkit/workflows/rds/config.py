@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -14,7 +14,10 @@ class RdsData(DataSection):
     input: Literal["lungs", "whole"] = "lungs"
     lung_margin: int = Field(0, ge=0)
     size: int = Field(128, ge=16)
-    _phantom = phantom_keys(ChestSpec, "n")
+    label_column: str = "rds"  # the binary finding an own-data folder is trained on (e.g. pneumonia)
+    augment: bool | Literal["radiograph"] = True  # radiograph: intensity, gamma, contrast, blur and affine per batch
+    phantom: dict[str, Any] | list[dict[str, Any]] | None = None  # a list mixes phantom styles (rds-seg-real.yaml)
+    _phantom = phantom_keys(ChestSpec, "n", "seed")
 
 
 class InitBundles(Section):
