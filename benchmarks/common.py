@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -77,3 +80,27 @@ def install_models(target: Path, models: dict[str, Path], card: str) -> None:
         if not (target / name).exists() or not (target / name).samefile(bundle):
             shutil.copyfile(bundle, target / name)
     (target / "MODEL_CARD.md").write_text(card)
+
+
+def training_record(bundle: Path, seconds: float | None, results: Path, started_on: str) -> dict | None:
+    """The training time of ``bundle``: this run's (then recorded in ``results``/training.json by the file's
+    SHA-256), else the one recorded for the same file by an earlier run, else None."""
+    path = results / "training.json"
+    records = json.loads(path.read_text()) if path.is_file() else {}
+    digest = hashlib.sha256(Path(bundle).read_bytes()).hexdigest()
+    if seconds is not None:
+        records[digest] = {"seconds": seconds, "machine": started_on, "made_by": command(Path(sys.argv[0]).name)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(records, indent=2))
+    return records.get(digest)
+
+
+def train_or_take(config: Path, given: str | Path | None, results: Path, started_on: str) -> tuple[Path, dict | None]:
+    """The given bundle, or ``config`` trained now into runs/<config name>; with its training record."""
+    if given:
+        return Path(given), training_record(Path(given), None, results, started_on)
+    from nmkit.engine import load_config, train
+
+    start = time.perf_counter()
+    bundle = train(load_config(config), BENCHMARKS.parent / "runs" / Path(config).stem)
+    return bundle, training_record(bundle, time.perf_counter() - start, results, started_on)

@@ -34,3 +34,8 @@ def test_text_and_bad_input():
         bootstrap_interval(np.mean, 1)
     with pytest.raises(ValueError, match="same length"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_a_statistic_every_resample_gives_alike_has_a_zero_width_interval():
+    interval = bootstrap_interval(lambda idx: 1.0, 5, resamples=100)
+    assert (interval.estimate, interval.low, interval.high) == (1.0, 1.0, 1.0) and verdict(interval) == "better"

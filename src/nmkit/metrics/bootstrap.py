@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+import warnings
+
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import DegenerateDataWarning, bootstrap
 
 RESAMPLES = 2000
 NO_DIFFERENCE = "no difference shown"
@@ -44,9 +46,11 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, seed
     if n < 2:
         raise ValueError(f"a bootstrap needs at least 2 units, got {n}")
     units = np.arange(n)
-    result = bootstrap((units,), lambda idx: statistic(np.asarray(idx, dtype=int)), n_resamples=resamples,
-                       vectorized=False, method="percentile", confidence_level=confidence,
-                       rng=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # a statistic every resample gives alike (accuracy 1.0) has a zero-width
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # interval, which scipy returns but warns about
+        result = bootstrap((units,), lambda idx: statistic(np.asarray(idx, dtype=int)), n_resamples=resamples,
+                           vectorized=False, method="percentile", confidence_level=confidence,
+                           rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
     return Interval(float(statistic(units)), float(low), float(high), confidence)
 
