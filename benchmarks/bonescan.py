@@ -201,8 +201,11 @@ validate on your own graded studies, and retrain on them, before any use.
 - Output: softmax probabilities of the 5 grades; the grade is the most probable one.
 - Trained with: `nmkit train configs/bonescan-fast.yaml` (what `python benchmarks/bonescan.py --install` runs), seed
   {cfg.get('seed')}, {cfg.get('trainer', {}).get('max_epochs')} epochs, {cfg.get('optim', {}).get('name')} lr {cfg.get('optim', {}).get('lr')}; training time: {'not recorded for this model file' if training is None else f"{training['seconds'] / 60:.1f} min on {training['machine']}"}.
-- Data: {phantom.get('n')} phantom scans from `nmkit.phantoms.bone` (seed {cfg.get('seed')}), knees cropped where the anatomical
-  knee finder puts them; patient-level split, {100 * cfg.get('data', {}).get('val_fraction', 0.2):.0f} % of patients for validation.
+- Data: {phantom.get('n')} phantom scans from `nmkit.phantoms.bone` (seed {cfg.get('seed')}; 1450-1950 mm patients, build, position
+  and 1.5-4 M counts varied; distractors: injection site, fracture, metastases, bladder), knees cropped where the
+  anatomical knee finder puts them; patient-level split, {100 * cfg.get('data', {}).get('val_fraction', 0.2):.0f} % of patients for validation.
+- Validation at the end of training: {', '.join(f'{k} {v:.3f}' for k, v in sorted((info.get('final_metrics') or {}).items())
+                                         if k.startswith('val')) or 'not recorded in the bundle'}.
 
 ## Test set ({r['n_scans']} phantom scans, seed {TEST_SEED}, never used in training or for a choice)
 
