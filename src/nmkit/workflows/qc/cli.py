@@ -122,3 +122,9 @@ def history(
     for cam in trends:
         table.add_row(*trend_row(cam))
     Console().print(table)
+
+
+# The QC battery, part A: four-bar, quadrant, linearity, tomographic uniformity and contrast.
+from nmkit.workflows.qc.battery.cli_imaging import register as register_imaging_tests  # noqa: E402
+
+register_imaging_tests(app)
