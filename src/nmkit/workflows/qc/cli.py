@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Gamma-camera flood-field uniformity QC (NEMA NU 1 + CNN).", no_args_is_help=True)
 
@@ -74,18 +75,24 @@ def check(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store each check in the QC history "
                                             "in this folder (as `nmkit serve` does)."),
     db_url: Optional[str] = typer.Option(None, "--db-url", help="Store each check in this QC history database."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
     from nmkit.workflows.qc.history import FloodHistory, database_url
 
+    sources = [sources_for(f, dicom_out) for f in files]
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output.
     analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info) for f in files]
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
-    for qc in analyses:
+    for index, qc in enumerate(analyses):
         qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
         result = qc.results_data().as_dict()
+        if dicom_out:
+            from nmkit.workflows.qc.dicom_results import dicom_results
+
+            result["dicom_files"] = save_results(dicom_results(qc, sources[index], info), dicom_out)
         if store is not None:
             result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
         print_json(result) if json_out else typer.echo(qc.results())

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
+from nmkit.workflows.qc.dicom_results import dicom_results
 
 
 def claims(probe: Probe) -> bool:
@@ -34,7 +36,8 @@ def run(ctx: RunContext) -> Outcome:
         ("ufov_iu", "UFOV integral uniformity"), ("ufov_du", "UFOV differential uniformity"),
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
     numbers.append(Number("defect_probability", "AI defect probability", result["defect_probability"]))
-    return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"])
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(qc, sources, info))
+    return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"], downloads=dicom)
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
