@@ -78,11 +78,12 @@ LEDGER: tuple[Draw, ...] = (
     # rds: neonatal chest radiograph phantoms (nmkit.phantoms.chest)
     Draw("rds", "train", "chest", 0, "all",
          ("configs/rds-seg-fast.yaml", "configs/rds-cls-fast.yaml", "configs/rds-whole-fast.yaml",
-          "configs/rds-joint-fast.yaml"), "training and its lung-area validation split"),
+          "configs/rds-joint-fast.yaml", "configs/rds-seg-real.yaml"), "training and its lung-area validation split"),
     Draw("rds", "validation", "chest", 4242, "all", (), "settings chosen on other phantoms (model card)"),
     Draw("rds", "test", "chest", 888_888, "all", ("benchmarks/rds.py",), "lungs, RDS and the shortcut"),
     Draw("rds", "test", "chest", 313_131, "all", ("benchmarks/rds.py:rotated",), "rotated test set: where rotation TTA acts"),
-    Draw("rds", "timing", "chest", 1, "all", ("benchmarks/rds.py",), "phantom rate"),
+    Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml",), "its realistic-style phantoms"),
+    Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
 )
 
 

@@ -48,11 +48,16 @@ def test_no_item_has_two_roles():
 
 
 def config_seeds(config: dict) -> list[int]:
-    """The phantom seeds a config's training data is made with (qc: one per combination of its varied options)."""
+    """The phantom seeds a config's training data is made with (qc: one per combination of its varied options;
+    a list of phantom sections: each its own seed or the config's; none for a config on real data)."""
     seed = int(config["seed"])
+    phantom = (config.get("data") or {}).get("phantom")
+    if phantom is None:
+        return []
+    if isinstance(phantom, list):
+        return sorted({int(section.get("seed", seed)) for section in phantom})
     if config["workflow"] != "qc":
         return [seed]
-    phantom = config["data"]["phantom"]
     combos = len(list(itertools.product(*(phantom[k] for k in VARIED_KEYS if isinstance(phantom.get(k), list)))))
     return [seed + 1000 * i for i in range(combos)]
 
