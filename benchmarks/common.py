@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
 import os
 import platform
 import re
 import shutil
+import sys
+import time
 from pathlib import Path
 
 import torch
@@ -29,19 +34,73 @@ def machine() -> str:
             f"1-min load average {load:.1f} when the run started (times are longer on a busy machine)")
 
 
-def write_section(key: str, body: str) -> None:
+RESULTS = BENCHMARKS.parent / "benchmarks" / "results"
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--smoke`` (a tiny run that proves the script still works) and ``--out`` (write elsewhere)."""
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds) that only proves the script runs")
+    parser.add_argument("--out", type=Path, help="write the results and a BENCHMARKS.md here, not into the repository")
+
+
+def outputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(results folder, BENCHMARKS.md) of a run: the repository's, or under ``--out``."""
+    if args.out:
+        return Path(args.out), Path(args.out) / "BENCHMARKS.md"
+    if getattr(args, "smoke", False):
+        raise SystemExit("--smoke needs --out: a smoke run never writes into the repository")
+    return RESULTS, BENCHMARKS
+
+
+def write_section(key: str, body: str, path: Path = BENCHMARKS) -> None:
     """Replace (or append) the section between ``<!-- key:begin -->`` and ``<!-- key:end -->``."""
     begin, end = f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# nmkit benchmarks\n\nEach section is written by the script it names; rerun it to refresh.\n"
+    text = path.read_text() if path.exists() else "# nmkit benchmarks\n\nEach section is written by the script it names; rerun it to refresh.\n"
     block = f"{begin}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    BENCHMARKS.write_text(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def is_shipped(bundle: Path, target: Path) -> bool:
+    """Whether ``bundle`` is the model file shipped in ``target`` (then its benchmark rewrites the model card)."""
+    return any(Path(bundle).resolve() == p.resolve() for p in target.glob("*.pt"))
+
+
+def command(script: str) -> str:
+    """The command line that ran this script, as BENCHMARKS.md quotes it."""
+    return " ".join([".venv/bin/python", f"benchmarks/{script}", *sys.argv[1:]])
 
 
 def install_models(target: Path, models: dict[str, Path], card: str) -> None:
     """Ship trained bundles (file name in ``target`` -> bundle) and their MODEL_CARD.md in a default_model/ folder."""
     target.mkdir(parents=True, exist_ok=True)
     for name, bundle in models.items():
-        shutil.copyfile(bundle, target / name)
+        if not (target / name).exists() or not (target / name).samefile(bundle):
+            shutil.copyfile(bundle, target / name)
     (target / "MODEL_CARD.md").write_text(card)
+
+
+def training_record(bundle: Path, seconds: float | None, results: Path, started_on: str) -> dict | None:
+    """The training time of ``bundle``: this run's (then recorded in ``results``/training.json by the file's
+    SHA-256), else the one recorded for the same file by an earlier run, else None."""
+    path = results / "training.json"
+    records = json.loads(path.read_text()) if path.is_file() else {}
+    digest = hashlib.sha256(Path(bundle).read_bytes()).hexdigest()
+    if seconds is not None:
+        records[digest] = {"seconds": seconds, "machine": started_on, "made_by": command(Path(sys.argv[0]).name)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(records, indent=2))
+    return records.get(digest)
+
+
+def train_or_take(config: Path, given: str | Path | None, results: Path, started_on: str) -> tuple[Path, dict | None]:
+    """The given bundle, or ``config`` trained now into runs/<config name>; with its training record."""
+    if given:
+        return Path(given), training_record(Path(given), None, results, started_on)
+    from nmkit.engine import load_config, train
+
+    start = time.perf_counter()
+    bundle = train(load_config(config), BENCHMARKS.parent / "runs" / Path(config).stem)
+    return bundle, training_record(bundle, time.perf_counter() - start, results, started_on)

@@ -22,7 +22,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import machine, write_section  # noqa: E402
+from common import add_output_options, machine, outputs, write_section  # noqa: E402
+from sets import seed  # noqa: E402
 
 from nmkit.engine import load_config, train  # noqa: E402
 from nmkit.io import Image  # noqa: E402
@@ -31,7 +32,7 @@ from nmkit.phantoms.flood import FloodSpec, generate_floods  # noqa: E402
 from nmkit.workflows.qc.analyse import FloodQC  # noqa: E402
 from nmkit.workflows.qc.evaluate import evaluate_floods  # noqa: E402
 
-TEST_SEED = 987_654  # never used for training
+TEST_SEED = seed("qc", "test", "benchmarks/qc.py")  # the ledger, benchmarks/sets.py
 
 
 def phantom_rate(n: int = 2000, repeats: int = 7) -> dict[str, float]:
@@ -43,14 +44,14 @@ def phantom_rate(n: int = 2000, repeats: int = 7) -> dict[str, float]:
     CPU time one flood costs on one thread (``cpu_ms``): that tells a slow host from a slow generator.
     """
     spec = FloodSpec.paper()
-    generate_floods(spec, n, seed=1)  # warm-up
+    generate_floods(spec, n, seed=100)  # warm-up (timing seeds: benchmarks/sets.py)
     rates = []
     for r in range(repeats):
         start = time.perf_counter()
-        generate_floods(spec, n, seed=2 + r)
+        generate_floods(spec, n, seed=101 + r)
         rates.append(n / (time.perf_counter() - start))
     start = time.process_time()
-    generate_floods(spec, n, seed=1, workers=1)  # the warm-up's floods again: memory already touched
+    generate_floods(spec, n, seed=100, workers=1)  # the warm-up's floods again: memory already touched
     cpu_ms = (time.process_time() - start) / n * 1000
     return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "cpu_ms": cpu_ms}
 
@@ -76,23 +77,27 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "configs" / "qc-fast.yaml"))
     parser.add_argument("--model", help="evaluate this bundle instead of training the config")
     parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--counts", type=float, nargs="+", default=[98.0, 392.0])
+    parser.add_argument("--counts", type=float, nargs="+", default=[98.0, 392.0, 1568.0])
     parser.add_argument("--rate-only", action="store_true",
                         help="re-measure the phantom rate only; keep the other figures of benchmarks/results/qc.json")
+    add_output_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
-    out = ROOT / "benchmarks" / "results"
+    out, benchmarks = outputs(args)
+    if args.smoke:
+        args.n_test, args.counts = 16, [98.0]
     if args.rate_only:
         rows = json.loads((out / "qc.json").read_text())
         rows["phantom_rate_machine"] = machine()
         rows |= rate_rows(phantom_rate())
         (out / "qc.json").write_text(json.dumps(rows, indent=2))
         args = argparse.Namespace(**rows["args"])
-        write_section("qc", render(rows, args))
+        write_section("qc", render(rows, args), benchmarks)
         print(render(rows, args))
         return
 
-    rows = {"machine": machine(), **rate_rows(phantom_rate()),
+    rate = phantom_rate(n=20, repeats=2) if args.smoke else phantom_rate()
+    rows = {"machine": machine(), **rate_rows(rate),
             "args": {"config": args.config, "model": args.model, "n_test": args.n_test, "counts": args.counts}}
     if args.model:
         bundle, train_s = Path(args.model), None
@@ -112,16 +117,16 @@ def main() -> None:
         result = evaluate_floods(images, records, model, info)
         rows["levels"].append({"counts": counts, **{k: result[k] for k in (
             "accuracy", "sensitivity", "specificity", "auc", "observer_auc", "observer_accuracy", "by_alpha")}})
-    rows["check_ms"] = check_latency(model, info)
-    out.mkdir(exist_ok=True)
+    rows["check_ms"] = check_latency(model, info, repeats=1 if args.smoke else 20)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "qc.json").write_text(json.dumps(rows, indent=2))
-    write_section("qc", render(rows, args))
+    write_section("qc", render(rows, args), benchmarks)
     print(render(rows, args))
 
 
 def render(rows: dict, args) -> str:
     cmd = "python benchmarks/qc.py" + (f" --model {args.model}" if args.model else f" --config {Path(args.config).relative_to(ROOT)}")
-    if [float(c) for c in args.counts] != [98.0, 392.0]:
+    if [float(c) for c in args.counts] != [98.0, 392.0, 1568.0]:
         cmd += " --counts " + " ".join(f"{c:g}" for c in args.counts)
     lines = ["## qc: flood uniformity", "", f"Command: `{cmd}` (test sets: {args.n_test} floods of the study's grid, "
              f"seed {TEST_SEED}, never used in training).", f"Machine: {rows['machine']}.", "",

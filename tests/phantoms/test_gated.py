@@ -230,3 +230,16 @@ def test_chunks_made_with_start_equal_the_whole_set():
     whole = generate_gated_studies(spec, 3, seed=2)
     chunk = generate_gated_studies(spec, 2, seed=2, start=1)
     assert all(np.array_equal(a.frames, b.frames) for a, b in zip(whole[1:], chunk))
+
+
+def test_lv_frames_are_the_lvs_own_blurred_counts_and_change_nothing_else():
+    spec = GatedSpec(frames=8, size=128)
+    plain, = generate_gated_studies(spec, 1, seed=2, noiseless=True)
+    parts, = generate_gated_studies(spec, 1, seed=2, noiseless=True, lv_frames=True)
+    assert plain.lv_frames is None and np.array_equal(plain.frames, parts.frames)
+    lv = parts.lv_frames
+    assert lv.shape == parts.frames.shape and (lv <= parts.frames + 1e-3).all()
+    per_native_pixel = (spec.size / spec.native) ** 2  # bilinear resampling keeps counts per native pixel
+    np.testing.assert_allclose(lv.sum(axis=(1, 2)) / per_native_pixel, parts.lv_counts, rtol=0.02)
+    outside = 1 - (lv * parts.lv_masks).sum(axis=(1, 2)) / lv.sum(axis=(1, 2))
+    assert 0 < outside.min() and outside.max() < 0.3  # the camera blur carries some LV counts out of its outline

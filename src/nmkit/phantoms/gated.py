@@ -122,7 +122,8 @@ class GatedStudy:
 
     ``frames`` (F, size, size) float32 noisy counts; ``lv_masks`` (F, size, size) bool true LV regions;
     ``lv_counts`` (F,) the LV's own noiseless counts; ``true_ef`` percent; ``ed_frame``/``es_frame`` the
-    frames of most and fewest LV counts; ``lv_center`` (row, col) of the ED LV region.
+    frames of most and fewest LV counts; ``lv_center`` (row, col) of the ED LV region; ``lv_frames`` (F, size,
+    size), only when asked for, the LV's own expected counts after the camera blur (what it spreads where).
     """
 
     frames: np.ndarray
@@ -136,6 +137,7 @@ class GatedStudy:
     counts_per_frame: float
     fwhm_mm: float
     lv_center: tuple[float, float]
+    lv_frames: np.ndarray | None = None
 
     @property
     def r_r_ms(self) -> float:
@@ -300,7 +302,7 @@ def _anatomy(spec: GatedSpec, rng: np.random.Generator, ef: float,
     return lv, others
 
 
-def _study(spec: GatedSpec, seed: int, index: int, noiseless: bool = False) -> GatedStudy:
+def _study(spec: GatedSpec, seed: int, index: int, noiseless: bool = False, lv_frames: bool = False) -> GatedStudy:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
     ef = rng.uniform(*spec.ef_range) / 100.0
     heart_rate = int(round(rng.uniform(*spec.heart_rate_range)))
@@ -315,8 +317,14 @@ def _study(spec: GatedSpec, seed: int, index: int, noiseless: bool = False) -> G
         image[(slice(None), *box)] += projection
     lv_box, lv_projection = _project(lv, grid)
     image[(slice(None), *lv_box)] += lv_projection
-    image = ndimage.gaussian_filter(image, sigma=(0, *[fwhm / 2.3548 / spec.native_pixel_mm] * 2), mode="nearest")
+    sigma = (0, *[fwhm / 2.3548 / spec.native_pixel_mm] * 2)
+    image = ndimage.gaussian_filter(image, sigma=sigma, mode="nearest")
     gain = counts / image.sum(axis=(1, 2)).mean()
+    lv_only = None
+    if lv_frames:
+        lv_only = np.zeros_like(image)
+        lv_only[(slice(None), *lv_box)] = lv_projection
+        lv_only = _resample(ndimage.gaussian_filter(lv_only, sigma=sigma, mode="nearest") * gain, spec.size)
     lv_counts = lv_projection.sum(axis=(1, 2)) * gain
     native = (image * gain if noiseless else rng.poisson(image * gain)).astype(np.float32)
     frames = _resample(native, spec.size)
@@ -332,16 +340,17 @@ def _study(spec: GatedSpec, seed: int, index: int, noiseless: bool = False) -> G
     return GatedStudy(frames=frames, lv_masks=masks, lv_counts=lv_counts, ed_frame=ed, es_frame=es,
                       true_ef=float(100.0 * (lv_counts[ed] - lv_counts[es]) / lv_counts[ed]),
                       heart_rate_bpm=heart_rate, pixel_mm=spec.pixel_mm, counts_per_frame=counts,
-                      fwhm_mm=float(fwhm), lv_center=(float(centre[0]), float(centre[1])))
+                      fwhm_mm=float(fwhm), lv_center=(float(centre[0]), float(centre[1])), lv_frames=lv_only)
 
 
 def generate_gated_studies(spec: GatedSpec, n: int, seed: int = 0, *, start: int = 0,
-                           noiseless: bool = False) -> list[GatedStudy]:
+                           noiseless: bool = False, lv_frames: bool = False) -> list[GatedStudy]:
     """Studies ``start`` .. ``start + n - 1`` of the set ``seed``, with their ground truth (so a large set can be
-    made in chunks); ``noiseless`` gives the expected (unrounded) frames."""
+    made in chunks); ``noiseless`` gives the expected (unrounded) frames, ``lv_frames`` the LV's own blurred
+    counts as well (the other bytes do not change)."""
     if n < 0 or seed < 0 or start < 0:
         raise ValueError(f"n, seed and start must be >= 0, not n={n}, seed={seed}, start={start}")
-    return [_study(spec, int(seed), i, noiseless) for i in range(int(start), int(start) + int(n))]
+    return [_study(spec, int(seed), i, noiseless, lv_frames) for i in range(int(start), int(start) + int(n))]
 
 
 def training_frames(ed: int, es: int, n_frames: int) -> list[int]:

@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pydicom
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from nmkit.cli import app
+from nmkit.models import create_model, save_bundle
+
+from .conftest import TINY_UNET
 
 runner = CliRunner()
 
@@ -31,19 +35,34 @@ def test_synth_writes_gated_dicom_masks_observers_and_manifest(gated_set):
     assert len(list((gated_set / "labelme" / "study_00000").glob("*_obs*.json"))) == 4 * 2
 
 
-def test_ef_prints_the_documented_json_and_writes_both_figures(gated_set, tiny_model, tmp_path):
+def blind_model(path, name: str, kwargs: dict):
+    """A model that sees no foreground anywhere: its head is zero but for a background bias."""
+    model = create_model(name, **kwargs).eval()
+    with torch.no_grad():
+        model.net.segmentation_head[0].weight.zero_()
+        model.net.segmentation_head[0].bias.copy_(torch.tensor([10.0, -10.0]))
+    return save_bundle(path, name, kwargs, model)
+
+
+def test_ef_prints_the_documented_json_and_writes_both_figures(gated_set, tmp_path):
+    """The shipped model on a phantom study: the documented keys, ED from the ECG and the EF near the truth."""
     study = gated_set / "studies" / "study_00001.dcm"
-    result = runner.invoke(app, ["gbp", "ef", str(study), "--model", str(tiny_model), "--json", "--out",
-                                 str(tmp_path / "ef")])
-    if result.exit_code == 2:  # an untrained model may find no LV on some frame: a clear sentence, nothing written
-        assert "no LV was found" in result.output and not (tmp_path / "ef").exists()
-        return
+    result = runner.invoke(app, ["gbp", "ef", str(study), "--json", "--out", str(tmp_path / "ef")])
     assert result.exit_code == 0, result.output
     r = json.loads(result.stdout)  # a warning may go to stderr
     assert {"ef", "ed_frame", "es_frame", "ed_counts", "es_counts", "background_per_pixel", "overlay_png",
             "curve_png"} <= set(r)
     assert r["ed_source"] == "ecg" and r["ed_frame"] == 0
+    true_ef = float((gated_set / "manifest.csv").read_text().splitlines()[2].split(",")[1])
+    assert abs(r["ef"] - true_ef) < 8
     assert (tmp_path / "ef" / "study_00001.dcm.rois.png").is_file()
+
+
+def test_ef_refuses_a_study_where_the_model_finds_no_lv(gated_set, tmp_path):
+    model = blind_model(tmp_path / "blind.pt", "gbp-unet-small", TINY_UNET)
+    result = runner.invoke(app, ["gbp", "ef", str(gated_set / "studies" / "study_00001.dcm"), "--model", str(model),
+                                 "--json", "--out", str(tmp_path / "ef")])
+    assert result.exit_code == 2 and "no LV was found" in result.output and not (tmp_path / "ef").exists()
 
 
 def test_evaluate_reports_the_documented_keys(gated_set, tmp_path, monkeypatch):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
+import pytest
+import torch
 from PIL import Image as PILImage
 from typer.testing import CliRunner
 
 from nmkit.cli import app
+from nmkit.models import create_model, save_bundle
+from nmkit.phantoms.chest import ChestSpec, write_chest_set
+
+from .conftest import TINY_UNET
 
 runner = CliRunner()
 EVALUATE_KEYS = {"miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "shortcut_drop_lungs",
@@ -70,19 +78,39 @@ def test_evaluate_a_prepared_set_scores_only_its_test_split(png_set, tiny_models
     assert data["n"] == tests and data["classifier_masks"] == "true" and data["miou"] is None
 
 
-def test_predict_json_and_mask(png_set, tiny_models, tmp_path):
+@pytest.fixture(scope="module")
+def full_size_set(tmp_path_factory) -> Path:
+    """Two 256 px phantom radiographs (the shipped models' size): one without RDS, one with."""
+    return write_chest_set(tmp_path_factory.mktemp("rds256") / "set", ChestSpec(shape=(256, 256)), 2, seed=3)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_predict_json_and_mask(full_size_set, tmp_path, index):
+    """The shipped models on a phantom radiograph: the documented JSON, a mask close to the true lungs (Dice > 0.9) and
+    P(RDS) on the side of its label."""
     out = tmp_path / "pred"
-    result = runner.invoke(app, ["rds", "predict", str(png_set / "images" / "cxr_00002.png"), "--model",
-                                 str(tiny_models["segmenter"]), "--model", str(tiny_models["lungs"]), "--out",
-                                 str(out), "--json", "--no-median", "--no-tta"])
-    if result.exit_code == 2:  # an untrained model may find no lung: a clear sentence, nothing written
-        assert "no lung was found" in result.output and not out.exists()
-        return
+    result = runner.invoke(app, ["rds", "predict", str(full_size_set / "images" / f"cxr_0000{index}.png"), "--out",
+                                 str(out), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)  # a warning may go to stderr
-    assert set(data) >= {"rds_probability", "lung_area_px", "mask_png"} and 0 <= data["rds_probability"] <= 1
-    mask = np.asarray(PILImage.open(data["mask_png"]))
-    assert mask.shape == (64, 64) and int((mask > 0).sum()) == data["lung_area_px"]
+    assert set(data) >= {"rds_probability", "lung_area_px", "mask_png", "rotation_tta", "in_domain"}
+    mask = np.asarray(PILImage.open(data["mask_png"])) > 0
+    truth = np.asarray(PILImage.open(full_size_set / "masks" / f"cxr_0000{index}.png")) > 0
+    assert int(mask.sum()) == data["lung_area_px"] and 2 * (mask & truth).sum() / (mask.sum() + truth.sum()) > 0.9
+    label = int((full_size_set / "dataset.csv").read_text().splitlines()[1 + index].split(",")[1])
+    assert (data["rds_probability"] > 0.5) == bool(label)
+
+
+def test_predict_refuses_an_image_where_the_model_finds_no_lung(full_size_set, tmp_path):
+    model = create_model("rds-unet-small", **TINY_UNET).eval()
+    with torch.no_grad():  # a segmenter that sees no lung anywhere
+        model.net.segmentation_head[0].weight.zero_()
+        model.net.segmentation_head[0].bias.copy_(torch.tensor([10.0, -10.0]))
+    blind = save_bundle(tmp_path / "blind.pt", "rds-unet-small", TINY_UNET, model, {"config": {"task": "segmentation"}})
+    out = tmp_path / "pred"
+    result = runner.invoke(app, ["rds", "predict", str(full_size_set / "images" / "cxr_00000.png"), "--model",
+                                 str(blind), "--out", str(out), "--json"])
+    assert result.exit_code == 2 and "no lung was found" in result.output and not out.exists()
 
 
 def test_predict_refuses_a_colour_image_and_writes_nothing(tiny_models, tmp_path):

@@ -64,8 +64,10 @@ def _distances(knees: list[Knee], record: dict[str, Any]) -> list[float]:
 
 
 def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, out_dir: str | Path | None = None,
-                    model: nn.Module | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
+                    model: nn.Module | None = None, info: dict[str, Any] | None = None,
+                    per_item: bool = False) -> dict[str, Any]:
     """Localise and grade every scan of a synth folder; the confusion matrix PNG goes to ``out_dir``.
+    ``per_item`` adds ``per_scan`` (localised or not, by scan) and ``per_knee`` (scan, true and predicted grade).
 
     A scan counts as localised when both knee centres lie within 10 px of the truth. Grading uses the
     found knees (the true centres where none are found) and the knees with a grade (code 2-6).
@@ -79,8 +81,8 @@ def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, 
     if model is None:
         model, info = load_bonescan_model(model_path)
     info = info or {}
-    within, within_plan, errors, inputs, grades = [], [], [], [], []
-    for record in records:
+    within, within_plan, errors, inputs, grades, knee_scans = [], [], [], [], [], []
+    for index, record in enumerate(records):
         study = read_bone_mat(data_dir / record["path"])
         try:
             knees = find_knees(study.anterior)
@@ -96,6 +98,7 @@ def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, 
         if graded:
             inputs.append(knee_inputs(study.anterior, [knees[i] for i in graded]))
             grades += [(record["right_grade"], record["left_grade"])[i] for i in graded]
+            knee_scans += [index] * len(graded)
     if not grades:
         raise InputError(data_dir / "manifest.csv", "lists no knee with a grade (codes 2-6)")
     probabilities = grade_probabilities(model, np.concatenate(inputs))
@@ -108,6 +111,10 @@ def evaluate_folder(data_dir: str | Path, model_path: str | Path | None = None, 
                "knee_localisation_plan_within_10px": round(float(np.mean(within_plan)), 4),
                "mean_knee_error_px": round(float(np.mean(errors)), 2) if errors else None,
                "model": str(info.get("model_path", info.get("model_name", "given model")))}
+    if per_item:
+        result["per_scan"] = {"localised": [bool(w) for w in within], "plan_localised": [bool(w) for w in within_plan]}
+        result["per_knee"] = {"scan": knee_scans, "true": [int(g) for g in grades],
+                              "predicted": [int(g) for g in predicted]}
     if out_dir is not None:
         result["reliability_png"] = str(reliability_figure({"grade": result["reliability"]},
                                                            Path(out_dir) / "reliability.png",

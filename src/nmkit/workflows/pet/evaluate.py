@@ -57,7 +57,7 @@ def patient_metrics(patient: PatientPair, predicted: np.ndarray) -> dict[str, fl
             "nrmse": nrmse(predicted, patient.delayed, mask=body)}
 
 
-def _fid_images(volumes: list[np.ndarray], patients: list[PatientPair]) -> np.ndarray:
+def fid_images(volumes: list[np.ndarray], patients: list[PatientPair]) -> np.ndarray:
     return np.concatenate([np.clip(v[body_mask(p).any(axis=(1, 2))] / SUV_SCALE, 0, 1)
                            for v, p in zip(volumes, patients)])
 
@@ -66,7 +66,7 @@ def evaluate_patients(test: list[PatientPair], methods: dict[str, Any], fid_weig
                       ) -> dict[str, dict[str, Any]]:
     """Metrics per method; ``methods`` maps a name to a function early volume -> predicted delayed volume."""
     extractor, extractor_name = fid_extractor(fid_weights)
-    real = _fid_images([p.delayed for p in test], test)
+    real = fid_images([p.delayed for p in test], test)
     results = {}
     for name, predict in methods.items():
         predictions = [predict(p.early) for p in test]
@@ -75,7 +75,7 @@ def evaluate_patients(test: list[PatientPair], methods: dict[str, Any], fid_weig
         summary: dict[str, Any] = {"method": name}
         for key in ("psnr", "psnr_body", "ssim", "nrmse"):
             summary[key] = float(np.mean([m[key] for m in per_patient]))
-        summary["fid"] = fid(real, _fid_images(predictions, test), extractor)
+        summary["fid"] = fid(real, fid_images(predictions, test), extractor)
         summary["fid_extractor"] = extractor_name
         summary["n_lesions"] = len(lesions)
         for key in ("suvmax_error", "suvmax_bias", "retention_index_error"):

@@ -112,10 +112,11 @@ def _shortcut_drop(scores: list[float], labels: np.ndarray, has_device: np.ndarr
 
 
 def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
-                    post: PostProcess = PostProcess()) -> dict[str, Any]:
+                    post: PostProcess = PostProcess(), per_image: bool = False) -> dict[str, Any]:
     """Lung mIoU and Dice, RDS accuracy/sensitivity/specificity/AUC and the shortcut drops on ``data`` (its
     ``test`` split when it has a ``split`` column, else every image); own-data folders go to
-    :func:`evaluate_own_data`."""
+    :func:`evaluate_own_data`. ``per_image`` adds each image's lung IoU, P(RDS) from the lungs, label, device
+    presence and whether rotation TTA ran (``per_image``)."""
     data = Path(data)
     models = load_rds_models(model_paths)
     if is_own_data(data):
@@ -127,7 +128,7 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
             raise InputError(data / "dataset.csv", "has a split column but no test images")
     labels = np.array([r["rds"] for r in records])
     has_device = np.array([r["has_device"] for r in records]) if all("has_device" in r for r in records) else None
-    mious, dices, lung_scores, whole_scores, joint_scores, tta_count = [], [], [], [], [], 0
+    mious, dices, lung_scores, whole_scores, joint_scores, tta = [], [], [], [], [], []
     for rec in records:
         grey = read_radiograph(data / rec["filepath"])
         truth = read_mask(data, rec, grey.shape)
@@ -135,7 +136,7 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
         mask = truth
         if "segmenter" in models:
             mask, done = segment_lungs(models["segmenter"][0], image, post)
-            tta_count += done["rotation_tta"]
+            tta.append(bool(done["rotation_tta"]))
             mious.append(float(mean_iou(mask.astype(np.int64), truth.astype(np.int64), 2)[0]))
             dices.append(float(dice(mask, truth)[0]))
         if "lungs" in models:
@@ -150,10 +151,14 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
                               "joint_accuracy": None, "joint_auc": None, "shortcut_drop_joint": None, "ece": None,
                               "reliability": None,
                               "classifier_masks": "predicted" if "segmenter" in models else "true",
-                              "rotation_tta_images": tta_count, "median_filter": post.median,
+                              "rotation_tta_images": sum(tta), "median_filter": post.median,
                               "rotation_tta": post.tta, "models": {k: v[1]["model_path"] for k, v in models.items()}}
     if mious:
         result |= {"miou": float(np.mean(mious)), "dice": float(np.mean(dices))}
+    if per_image:
+        result["per_image"] = {"miou": mious, "lung_score": [float(v) for v in lung_scores],
+                               "label": labels.tolist(), "rotation_tta": tta,
+                               "has_device": None if has_device is None else has_device.tolist()}
     if lung_scores:
         report = binary_report(lung_scores, labels)
         result |= {"accuracy": report.accuracy, "sensitivity": report.sensitivity,
