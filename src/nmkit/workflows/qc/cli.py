@@ -122,3 +122,91 @@ def history(
     for cam in trends:
         table.add_row(*trend_row(cam))
     Console().print(table)
+
+
+# --- QC battery: count rate, sensitivity, centre of rotation (one result per head and energy window) and the
+# monthly report. Each command analyses everything before it writes anything.
+
+def _battery_outputs(test: str, analyses: list, out: Path, json_out: bool, data_dir: Optional[Path],
+                     db_url: Optional[str]) -> None:
+    """Figures into ``out``, one result per head and window printed (JSON or text), stored in the history."""
+    from nmkit.workflows.qc.history import FloodHistory, database_url
+
+    store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
+    several = len(analyses) > 1
+    for qc in analyses:
+        acq, group = qc.acquisition, qc.group
+        suffix = f".head{group.detector}" + (f".window{group.energy_window.split(':')[0]}" if ":" in
+                                                 group.energy_window else "") if several else ""
+        qc.plot_analyzed_image(out / f"{acq.path.name}{suffix}.{test}.png")
+        result = qc.results_data().as_dict()
+        if store is not None:
+            result["history_id"] = store.record_battery(test, result, acq.image.metadata, acq.path, group.detector,
+                                                        group.energy_window)
+        print_json(result) if json_out else typer.echo(qc.results())
+
+
+@app.command()
+@reports_input_errors
+def countrate(
+    file: Path = typer.Argument(..., help="A dynamic NM acquisition (DICOM; frame time read from the file)."),
+    out: Path = typer.Option(Path("qc-countrate"), "--out", help="Folder for the count-rate curve PNG."),
+    frame_s: Optional[float] = typer.Option(None, "--frame-s", help="Frame duration (s), overriding the file's."),
+    nuclide: Optional[str] = typer.Option(None, "--nuclide", help="Decaying source's nuclide (Tc-99m, I-131, ...): "
+                                          "adds the observed count rate at 20 % loss."),
+    half_life: Optional[float] = typer.Option(None, "--half-life-s", help="Or the source's half-life in seconds."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """NEMA NU 1 count rate: counts per second of every frame, the maximum and its frame (0-based)."""
+    from nmkit.workflows.qc.battery.countrate import CountRateQC
+    from nmkit.workflows.qc.battery.nuclides import half_life_s
+
+    if nuclide is not None and half_life is None:
+        half_life = half_life_s(nuclide)
+    analyses = [qc.analyze() for qc in CountRateQC.per_head(file, frame_s=frame_s, half_life_s=half_life)]
+    _battery_outputs("countrate", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def sensitivity(
+    file: Path = typer.Argument(..., help="A planar acquisition of a source of known activity (one frame per head)."),
+    activity_mbq: float = typer.Option(..., "--activity-mbq", help="The source's activity in MBq."),
+    nuclide: Optional[str] = typer.Option(None, "--nuclide", help="Tc-99m, I-123, I-131, In-111, Ga-67, Lu-177 "
+                                          "or Tl-201."),
+    half_life: Optional[float] = typer.Option(None, "--half-life-s", help="Or the half-life in seconds."),
+    activity_time: Optional[str] = typer.Option(None, "--activity-time", help="When the activity was measured "
+                                                "(2024-01-02T09:30 or 09:30 on the acquisition day; default: "
+                                                "at the acquisition start)."),
+    background: Optional[Path] = typer.Option(None, "--background", help="A background acquisition (one frame per "
+                                              "head)."),
+    out: Path = typer.Option(Path("qc-sensitivity"), "--out", help="Folder for the source image PNG."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """NEMA NU 1 planar sensitivity in cps/MBq, decay-corrected over the acquisition and from --activity-time."""
+    from nmkit.workflows.qc.battery.sensitivity import SensitivityQC
+
+    analyses = [qc.analyze() for qc in SensitivityQC.per_head(
+        file, activity_mbq=activity_mbq, nuclide=nuclide, half_life=half_life, background=background,
+        activity_time=activity_time)]
+    _battery_outputs("sensitivity", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def cor(
+    file: Path = typer.Argument(..., help="SPECT projections (TOMO) of a point source, one or more heads."),
+    out: Path = typer.Option(Path("qc-cor"), "--out", help="Folder for the sinusoid and residual PNG."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """Centre-of-rotation offset per head and the x / y deviations of the point source's track."""
+    from nmkit.workflows.qc.battery.cor import CenterOfRotationQC
+
+    analyses = [qc.analyze() for qc in CenterOfRotationQC.per_head(file)]
+    _battery_outputs("cor", analyses, out, json_out, data_dir, db_url)
