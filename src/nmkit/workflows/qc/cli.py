@@ -77,17 +77,26 @@ def check(
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
+    from nmkit.workflows.qc.battery._frames import head_images
     from nmkit.workflows.qc.history import FloodHistory, database_url
 
     net, info = load_qc_model(model)
-    # Analyse every file before writing anything, so bad input leaves no half-written output.
-    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info) for f in files]
+    # Analyse every file before writing anything, so bad input leaves no half-written output. A file of several
+    # heads or energy windows gives one check per head and window.
+    analyses = []
+    for f in files:
+        parts = head_images(f) or [(None, f)]
+        for group, image in parts:
+            qc = FloodQC(image, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info)
+            analyses.append((qc, group, Path(f)))
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
-    for qc in analyses:
-        qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
+    for qc, group, f in analyses:
+        qc.plot_analyzed_image(out / f"{f.name}{'' if group is None else '.' + group.tag}.qc.png")
         result = qc.results_data().as_dict()
+        if group is not None:
+            result |= {"detector": group.detector, "energy_window": group.energy_window}
         if store is not None:
-            result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
+            result["history_id"] = store.record(result, qc.image.metadata, f)
         print_json(result) if json_out else typer.echo(qc.results())
 
 
@@ -136,9 +145,7 @@ def _battery_outputs(test: str, analyses: list, out: Path, json_out: bool, data_
     several = len(analyses) > 1
     for qc in analyses:
         acq, group = qc.acquisition, qc.group
-        suffix = f".head{group.detector}" + (f".window{group.energy_window.split(':')[0]}" if ":" in
-                                                 group.energy_window else "") if several else ""
-        qc.plot_analyzed_image(out / f"{acq.path.name}{suffix}.{test}.png")
+        qc.plot_analyzed_image(out / f"{acq.path.name}{'.' + group.tag if several else ''}.{test}.png")
         result = qc.results_data().as_dict()
         if store is not None:
             result["history_id"] = store.record_battery(test, result, acq.image.metadata, acq.path, group.detector,

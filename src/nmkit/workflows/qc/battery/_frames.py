@@ -28,6 +28,12 @@ class FrameGroup:
     def label(self) -> str:
         return f"head {self.detector}, window {self.energy_window}"
 
+    @property
+    def tag(self) -> str:
+        """'head2', or 'head2.window3' in a file of several energy windows: for output file names."""
+        window = self.energy_window.split(":")[0]
+        return f"head{self.detector}" + (f".window{window}" if ":" in self.energy_window else "")
+
 
 class Acquisition:
     """An image plus its DICOM header (None for other formats), read once; ``header_path`` names the file to read
@@ -184,3 +190,21 @@ def _number(holder: Dataset | None, keyword: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if np.isfinite(number) else None
+
+
+def head_images(source: str | Path | Image, header_path: str | Path | None = None) -> list[tuple[FrameGroup, Image]]:
+    """One planar image per head and energy window of a file that holds several (a dual-head or multi-window
+    flood), each group's frames summed and its ``detector_ids`` set to that head (and window, where several);
+    an empty list for a file of one head and window."""
+    acquisition = Acquisition(source, header_path)
+    groups = acquisition.groups()
+    if len(groups) < 2:
+        return []
+    several_windows = len({g.energy_window for g in groups}) > 1
+    out = []
+    for group in groups:
+        head = group.detector + (f" / window {group.energy_window}" if several_windows else "")
+        image = acquisition.image
+        out.append((group, Image(group.frames.sum(axis=0), image.pixel_spacing, image.modality,
+                                 dict(image.metadata) | {"detector_ids": [head], "n_frames": 1}, image.path)))
+    return out
