@@ -217,3 +217,26 @@ def cor(
 
     analyses = [qc.analyze() for qc in CenterOfRotationQC.per_head(file)]
     _battery_outputs("cor", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def report(
+    out: Path = typer.Option(..., "--out", help="The report: FILE.html (self-contained) or FILE.pdf."),
+    data_dir: Path = typer.Option(Path("nmkit-data"), "--data-dir", help="The folder holding the QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (default SQLite in --data-dir)."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Only this camera (station name or serial number)."),
+    month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM (default: the month of the latest check)."),
+    iu_limit: float = typer.Option(5.0, "--iu-limit", help="Acceptance limit for flood integral uniformity (%)."),
+    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Acceptance limit for differential uniformity (%)."),
+) -> None:
+    """Monthly QC report per camera head: every test's latest value, limit, trend figure and the AI flood verdicts."""
+    from nmkit.workflows.qc.history import FloodHistory, database_url
+    from nmkit.workflows.qc.report import write_monthly_report
+
+    if not db_url and not (data_dir / "nmkit.db").is_file():
+        from nmkit.errors import InputError
+
+        raise InputError(data_dir, "holds no QC history (nmkit.db); store checks with --data-dir first")
+    path = write_monthly_report(FloodHistory(database_url(data_dir, db_url)), out, month, camera, iu_limit, du_limit)
+    typer.echo(f"report written to {path}")

@@ -90,13 +90,15 @@ def camera_identity(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def acquisition_time(metadata: dict[str, Any]) -> datetime | None:
-    """The flood's acquisition date and time from DICOM (DA + TM), None when absent or malformed."""
+    """The flood's acquisition date and time from DICOM (DA + TM), None when absent, malformed or an anonymised
+    placeholder (before 1900, e.g. 00010101)."""
     date = (metadata.get("acquisition_date") or "").strip()
     clock = (metadata.get("acquisition_time") or "").split(".")[0].strip().ljust(6, "0")[:6]
     try:
-        return datetime.strptime(date + (clock if clock.isdigit() else "000000"), "%Y%m%d%H%M%S")
+        when = datetime.strptime(date + (clock if clock.isdigit() else "000000"), "%Y%m%d%H%M%S")
     except ValueError:
         return None
+    return when if when.year >= 1900 else None
 
 
 @dataclass
@@ -147,10 +149,13 @@ class FloodHistory:
                     for row in rows]
 
     def trends(self, iu_limit: float = 5.0, du_limit: float | None = None, horizon_days: float = 30.0,
-               window: int = 10) -> list[dict[str, Any]]:
-        """Per camera head: its checks and, per metric, the trend over the last ``window`` checks."""
+               window: int = 10, until: datetime | None = None) -> list[dict[str, Any]]:
+        """Per camera head: its checks (acquired up to ``until``) and, per metric, the trend over the last
+        ``window`` checks."""
         groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for row in self.checks():
+            if until is not None and datetime.fromisoformat(row["acquired_at"]) > until:
+                continue
             groups.setdefault((row["station_name"], row["device_serial_number"], row["detector"]), []).append(row)
         out = []
         for (station, serial, detector), rows in groups.items():
@@ -257,7 +262,8 @@ def metric_trend(times: list[str], values: list[float], metric: str, limit: floa
                  horizon_days: float = 30.0, window: int = 10) -> MetricTrend:
     """Least-squares line through the last ``window`` values (3 at least); "rising" when it is going up and
     reaches ``limit`` within ``horizon_days`` of the latest check, "fail" when the latest value is over it."""
-    days = np.array([datetime.fromisoformat(t).timestamp() / 86400.0 for t in times])[-window:]
+    epoch = datetime(1970, 1, 1)
+    days = np.array([(datetime.fromisoformat(t) - epoch).total_seconds() / 86400.0 for t in times])[-window:]
     y = np.asarray(values, dtype=np.float64)[-window:]
     latest = float(y[-1])
     slope = projected = None
