@@ -39,3 +39,69 @@ def run(ctx: RunContext) -> Outcome:
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
                   "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run)
+
+
+# --- QC battery files, recognised by what the DICOM says it is (ImageType), one result per head and window.
+
+def _image_type(probe: Probe) -> str:
+    values = [str(v).upper() for v in probe.metadata.get("image_type") or []]
+    return values[2] if len(values) > 2 else ""
+
+
+def claims_countrate(probe: Probe) -> bool:
+    """An NM DICOM whose ImageType says DYNAMIC, of two frames or more."""
+    return probe.format == "dicom" and probe.modality == "NM" and _image_type(probe) == "DYNAMIC" and probe.n_frames > 1
+
+
+def claims_cor(probe: Probe) -> bool:
+    """NM DICOM projections: ImageType TOMO (not a reconstruction)."""
+    return probe.format == "dicom" and probe.modality == "NM" and _image_type(probe) in ("TOMO", "GATED TOMO")
+
+
+def _run_battery(ctx: RunContext, test: str, analysis: type, headline: list[tuple[str, str, str]]) -> Outcome:
+    from nmkit.workflows.qc.battery._frames import Acquisition
+
+    image = ctx.probe.image
+    image.path = Path(ctx.name)  # a label for figures and messages only
+    analyses = [qc.analyze() for qc in analysis.per_head(Acquisition(image, header_path=ctx.upload))]
+    ctx.progress("drawing the figures", 0.7)
+    history = ctx.options.get("qc_history")
+    results, numbers, figures = [], [], []
+    for qc in analyses:
+        figure = f"{qc.group.tag}.{test}.png"
+        qc.plot_analyzed_image(ctx.out / figure)
+        result = qc.results_data().as_dict() | {"figure_png": figure}
+        if history is not None:
+            result["history_id"] = history.record_battery(test, result, ctx.probe.metadata, ctx.upload,
+                                                          qc.group.detector, qc.group.energy_window, file_name=ctx.name)
+        prefix = f"head {qc.group.detector}: " if len(analyses) > 1 else ""
+        numbers += [Number(key, prefix + label, result[key], unit) for key, label, unit in headline
+                    if result[key] is not None]
+        results.append(result)
+        figures.append(figure)
+    return Outcome({"heads": results}, numbers, figures)
+
+
+def run_countrate(ctx: RunContext) -> Outcome:
+    from nmkit.workflows.qc.battery.countrate import CountRateQC
+
+    return _run_battery(ctx, "countrate", CountRateQC, [("max_cps", "maximum count rate", "cps"),
+                                                        ("max_frame", "frame of the maximum (0-based)", "")])
+
+
+def run_cor(ctx: RunContext) -> Outcome:
+    from nmkit.workflows.qc.battery.cor import CenterOfRotationQC
+
+    return _run_battery(ctx, "cor", CenterOfRotationQC, [("offset_mm", "centre-of-rotation offset", "mm"),
+                                                         ("x_deviation_mm", "x deviation", "mm"),
+                                                         ("y_deviation_mm", "y deviation", "mm")])
+
+
+def _no_model(paths: list[Path]) -> None:
+    return None
+
+
+WEB_COUNTRATE = WebAnalysis("qc-countrate", "Gamma-camera count rate (NEMA NU 1)",
+                            "a dynamic NM DICOM of a count-rate test", claims_countrate, _no_model, run_countrate)
+WEB_COR = WebAnalysis("qc-cor", "SPECT centre of rotation",
+                      "NM DICOM SPECT projections (TOMO) of a point source", claims_cor, _no_model, run_cor)
