@@ -10,31 +10,49 @@ from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 
 
 def claims(probe: Probe) -> bool:
-    """One planar frame: an NM DICOM that is not a whole-body scan, or a 2-D PNG/TIFF/NumPy image."""
-    if probe.n_frames != 1:
-        return False
+    """One planar frame: an NM DICOM that is not a whole-body scan, or a 2-D PNG/TIFF/NumPy image; or a STATIC NM
+    DICOM of one frame per head (a dual-head flood)."""
     if probe.format == "dicom":
-        return probe.modality == "NM" and not probe.whole_body and max(probe.shape[1:]) < 2 * min(probe.shape[1:])
-    return probe.format in ("raster", "npy")
+        per_head = _image_type(probe) == "STATIC" and probe.n_frames == len(probe.metadata.get("detector_ids") or [])
+        return (probe.n_frames == 1 or per_head) and probe.modality == "NM" and not probe.whole_body \
+            and max(probe.shape[1:]) < 2 * min(probe.shape[1:])
+    return probe.n_frames == 1 and probe.format in ("raster", "npy")
 
 
 def run(ctx: RunContext) -> Outcome:
-    net, info = ctx.model
+    """One flood; a file of several heads gives ``{"heads": [...]}`` with one check per head."""
+    from nmkit.workflows.qc.battery._frames import head_images
+
     image = ctx.probe.image
     image.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
+    heads = head_images(image, header_path=ctx.upload)
+    if not heads:
+        result, numbers = _check(ctx, image, "flood.qc.png", "")
+        return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"])
+    results, numbers = [], []
+    for group, head in heads:
+        result, shown = _check(ctx, head, f"flood.{group.tag}.qc.png", f"head {group.detector}: ")
+        results.append(result | {"detector": group.detector, "energy_window": group.energy_window})
+        numbers += shown
+    verdict = "fail" if any(r["verdict"] == "fail" for r in results) else "pass"
+    return Outcome({"heads": results}, numbers, [r["map_png"] for r in results], verdict=verdict)
+
+
+def _check(ctx: RunContext, image, figure: str, prefix: str) -> tuple[dict, list[Number]]:
+    net, info = ctx.model
     qc = FloodQC(image, iu_limit=ctx.options.get("iu_limit", 5.0),
                  du_limit=ctx.options.get("du_limit")).analyze(net, info)
     ctx.progress("drawing the defect map", 0.7)
-    qc.plot_analyzed_image(ctx.out / "flood.qc.png")
-    result = qc.results_data().as_dict()
+    qc.plot_analyzed_image(ctx.out / figure)
+    result = qc.results_data().as_dict() | {"map_png": figure}
     history = ctx.options.get("qc_history")
     if history is not None:
-        result["history_id"] = history.record(result, ctx.probe.metadata, ctx.upload, file_name=ctx.name)
-    numbers = [Number(k, label, result[k], "%") for k, label in (
+        result["history_id"] = history.record(result, image.metadata, ctx.upload, file_name=ctx.name)
+    numbers = [Number(k, prefix + label, result[k], "%") for k, label in (
         ("ufov_iu", "UFOV integral uniformity"), ("ufov_du", "UFOV differential uniformity"),
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
-    numbers.append(Number("defect_probability", "AI defect probability", result["defect_probability"]))
-    return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"])
+    numbers.append(Number("defect_probability", prefix + "AI defect probability", result["defect_probability"]))
+    return result, numbers
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",

@@ -59,3 +59,16 @@ def test_the_real_mediso_count_rate_file_is_only_a_count_rate_test(shared_data, 
     copy.write_bytes((shared_data / "linaqa-nm" / "MCR_Mediso_AnyScan_30f.dcm").read_bytes())
     _, found = probe(copy, "mcr.dcm")
     assert candidates(found) == ["qc-countrate"]
+
+
+def test_a_dual_head_flood_gives_one_check_per_head(client, tmp_path):
+    import dataclasses
+
+    from nmkit.phantoms.camera import write_static
+    from nmkit.phantoms.flood import FloodSpec, generate_floods
+
+    floods, _ = generate_floods(dataclasses.replace(FloodSpec(), counts=300.0, shape=(96, 96)), 2, 0)
+    body = upload(client, write_static(tmp_path / "flood2.dcm", floods, 600.0), "flood2.dcm")
+    assert body["workflow"] == "qc" and [h["detector"] for h in body["result"]["heads"]] == ["1", "2"]
+    assert body["figures"] == ["flood.head1.qc.png", "flood.head2.qc.png"]
+    assert [c["detector"] for c in client.app.state.history.checks()] == ["1", "2"]

@@ -208,3 +208,35 @@ def head_images(source: str | Path | Image, header_path: str | Path | None = Non
         out.append((group, Image(group.frames.sum(axis=0), image.pixel_spacing, image.modality,
                                  dict(image.metadata) | {"detector_ids": [head], "n_frames": 1}, image.path)))
     return out
+
+
+class HeadAnalysis:
+    """What the battery's analysis classes share: each analyses one head and energy window of an
+    :class:`Acquisition`; ``per_head`` makes one per head and window; ``results_data`` after ``analyze``."""
+
+    _result = None
+
+    @classmethod
+    def per_head(cls, source: str | Path | Image | Acquisition, **options):
+        acquisition = as_acquisition(source)
+        return [cls(acquisition, group=group, **options) for group in acquisition.groups()]
+
+    @classmethod
+    def only_group(cls, acquisition: Acquisition, group: FrameGroup | None) -> FrameGroup:
+        """``group``, or the file's only head and window (InputError when it holds several)."""
+        if group is not None:
+            return group
+        groups = acquisition.groups()
+        if len(groups) > 1:
+            raise acquisition.refuse(f"holds {len(groups)} heads or energy windows; use {cls.__name__}.per_head")
+        return groups[0]
+
+    def results_data(self):
+        """The results as a dataclass (``.as_dict()`` for JSON)."""
+        if self._result is None:
+            raise RuntimeError("call analyze() first")
+        return self._result
+
+
+def as_acquisition(source: str | Path | Image | Acquisition) -> Acquisition:
+    return source if isinstance(source, Acquisition) else Acquisition(source)

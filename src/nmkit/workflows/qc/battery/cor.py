@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nmkit.io import Image
-from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup
+from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup, HeadAnalysis, as_acquisition
 
 
 @dataclass
@@ -59,22 +59,17 @@ def fit_sinusoid(angles_deg: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.
     return coef, design @ coef
 
 
-class CenterOfRotationQC:
+class CenterOfRotationQC(HeadAnalysis):
     """Analyse the projections of one head: ``CenterOfRotationQC(path).analyze()``, then ``results()``,
     ``results_data()``, ``plot_analyzed_image(path)``. ``CenterOfRotationQC.per_head(path)`` gives one per head.
     ``angles_deg`` overrides the angles (needed where the file does not give them)."""
 
     def __init__(self, source: str | Path | Image | Acquisition, group: FrameGroup | None = None,
                  angles_deg: np.ndarray | None = None):
-        self.acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        acq = self.acquisition
+        self.acquisition = acq = as_acquisition(source)
         if acq.image_type.startswith("RECON"):
             raise acq.refuse("is a reconstructed SPECT volume; the centre-of-rotation test needs the projections")
-        groups = acq.groups()
-        if group is None:
-            if len(groups) > 1:
-                raise acq.refuse(f"holds {len(groups)} heads or energy windows; use CenterOfRotationQC.per_head")
-            group = groups[0]
+        group = self.only_group(acq, group)
         angles = acq.angles_deg() if angles_deg is None else np.asarray(angles_deg, dtype=np.float64)
         if angles is None:
             raise acq.refuse("does not give its projection angles (RotationInformationSequence and "
@@ -90,11 +85,6 @@ class CenterOfRotationQC:
         self.group = group
         self.pixel_mm = acq.image.pixel_spacing
         self._result: CenterOfRotationResult | None = None
-
-    @classmethod
-    def per_head(cls, source: str | Path | Image | Acquisition, **options: Any) -> list[CenterOfRotationQC]:
-        acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        return [cls(acquisition, group, **options) for group in acquisition.groups()]
 
     def analyze(self) -> CenterOfRotationQC:
         row_mm, col_mm = self.pixel_mm
@@ -115,18 +105,9 @@ class CenterOfRotationQC:
             radius_mm=round(float(np.hypot(coef[1], coef[2])), 3))
         return self
 
-    def _require(self) -> CenterOfRotationResult:
-        if self._result is None:
-            raise RuntimeError("call analyze() first")
-        return self._result
-
-    def results_data(self) -> CenterOfRotationResult:
-        """The results as a dataclass (``.as_dict()`` for JSON)."""
-        return self._require()
-
     def results(self) -> str:
         """A short human-readable summary."""
-        r = self._require()
+        r = self.results_data()
         lines = [f"{r.file} ({self.group.label}): centre-of-rotation offset {r.offset_mm:+.2f} mm "
                  f"({r.offset_px:+.2f} pixels)",
                  f"  x deviation {r.x_deviation_mm:.2f} mm, y deviation {r.y_deviation_mm:.2f} mm over "
@@ -141,7 +122,7 @@ class CenterOfRotationQC:
 
         from nmkit.report.figures import save_figure
 
-        r = self._require()
+        r = self.results_data()
         order = np.argsort(self.angles)
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.2), sharex=True)
         top.plot(self.angles, self.x_mm, "o", ms=3, label="x centroid")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nmkit.io import Image
-from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup
+from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup, HeadAnalysis, as_acquisition
 
 STATIC_TYPES = ("STATIC", "WHOLE BODY", "GATED", "TOMO", "RECON TOMO", "RECON GATED TOMO", "GATED TOMO")
 LOSS = 0.20
@@ -75,7 +75,7 @@ def rate_at_loss(cps: np.ndarray, inputs: np.ndarray, loss: float = LOSS) -> tup
     return None
 
 
-class CountRateQC:
+class CountRateQC(HeadAnalysis):
     """Analyse one head and window of a dynamic acquisition: ``CountRateQC(path).analyze()``, then ``results()``,
     ``results_data()``, ``plot_analyzed_image(path)``. ``CountRateQC.per_head(path)`` gives one per head/window.
 
@@ -85,16 +85,11 @@ class CountRateQC:
 
     def __init__(self, source: str | Path | Image | Acquisition, group: FrameGroup | None = None,
                  frame_s: float | None = None, half_life_s: float | None = None):
-        self.acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        acq = self.acquisition
+        self.acquisition = acq = as_acquisition(source)
         if acq.image_type in STATIC_TYPES:
             raise acq.refuse(f"is a {acq.image_type} image, not a dynamic acquisition; the count-rate test needs "
                              "a dynamic series of frames")
-        groups = acq.groups()
-        if group is None:
-            if len(groups) > 1:
-                raise acq.refuse(f"holds {len(groups)} heads or energy windows; use CountRateQC.per_head")
-            group = groups[0]
+        group = self.only_group(acq, group)
         if len(group.indices) < 2:
             raise acq.refuse(f"has {len(group.indices)} frame for {group.label}; the count-rate test needs a dynamic "
                              "series of frames")
@@ -114,11 +109,6 @@ class CountRateQC:
         self.durations, self.starts = durations[group.indices], starts[group.indices] - starts[group.indices].min()
         self.inputs: np.ndarray | None = None
         self._result: CountRateResult | None = None
-
-    @classmethod
-    def per_head(cls, source: str | Path | Image | Acquisition, **options: Any) -> list[CountRateQC]:
-        acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        return [cls(acquisition, group, **options) for group in acquisition.groups()]
 
     def analyze(self) -> CountRateQC:
         cps = self.group.frames.reshape(len(self.group.indices), -1).sum(axis=1, dtype=np.float64) / self.durations
@@ -144,18 +134,9 @@ class CountRateQC:
             input_cps_at_20pct_loss=None if input_rate is None else round(input_rate, 3), loss_note=note)
         return self
 
-    def _require(self) -> CountRateResult:
-        if self._result is None:
-            raise RuntimeError("call analyze() first")
-        return self._result
-
-    def results_data(self) -> CountRateResult:
-        """The results as a dataclass (``.as_dict()`` for JSON)."""
-        return self._require()
-
     def results(self) -> str:
         """A short human-readable summary."""
-        r = self._require()
+        r = self.results_data()
         lines = [f"{r.file} ({self.group.label}): maximum count rate {r.max_cps:.0f} cps in frame {r.max_frame} "
                  f"(0-based, t = {r.max_time_s:g} s, {r.n_frames} frames)"]
         if r.cps_at_20pct_loss is not None:
@@ -173,7 +154,7 @@ class CountRateQC:
 
         from nmkit.report.figures import save_figure
 
-        r = self._require()
+        r = self.results_data()
         times = self.starts + self.durations / 2
         fig, ax = plt.subplots(figsize=(6.0, 3.8))
         ax.plot(times, self.cps / 1000, "o-", ms=3, lw=1.5, label="observed")

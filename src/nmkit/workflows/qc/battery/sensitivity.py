@@ -20,7 +20,7 @@ import numpy as np
 
 from nmkit.errors import InputError
 from nmkit.io import Image
-from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup
+from nmkit.workflows.qc.battery._frames import Acquisition, FrameGroup, HeadAnalysis, as_acquisition
 from nmkit.workflows.qc.battery.nuclides import DISPLAY, decay_constant, half_life_s, nuclide_key
 
 
@@ -75,7 +75,7 @@ def parse_time(text: str, day: datetime | None, source: str = "--activity-time")
     raise InputError(source, f"{text!r} is not a date and time (use e.g. 2012-10-02T16:00:00 or 16:00)")
 
 
-class SensitivityQC:
+class SensitivityQC(HeadAnalysis):
     """Analyse one head and window of a sensitivity acquisition: ``SensitivityQC(path, activity_mbq=...,
     nuclide=...).analyze()``, then ``results()``, ``results_data()``, ``plot_analyzed_image(path)``.
     ``SensitivityQC.per_head(...)`` gives one per head and window."""
@@ -83,8 +83,7 @@ class SensitivityQC:
     def __init__(self, source: str | Path | Image | Acquisition, activity_mbq: float, nuclide: str | None = None,
                  background: str | Path | Image | Acquisition | None = None, activity_time: str | None = None,
                  group: FrameGroup | None = None, half_life: float | None = None):
-        self.acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        acq = self.acquisition
+        self.acquisition = acq = as_acquisition(source)
         if not (np.isfinite(activity_mbq) and activity_mbq > 0):
             raise InputError("--activity-mbq", f"the activity must be a positive number of MBq, not {activity_mbq:g}")
         if half_life is None:
@@ -93,16 +92,11 @@ class SensitivityQC:
             half_life = half_life_s(nuclide)
         elif not half_life > 0:
             raise InputError("--half-life-s", f"the half-life must be positive, not {half_life:g} s")
-        groups = acq.groups()
-        if group is None:
-            if len(groups) > 1:
-                raise acq.refuse(f"holds {len(groups)} heads or energy windows; use SensitivityQC.per_head")
-            group = groups[0]
+        group = self.only_group(acq, group)
         durations = acq.frame_durations_s()
         if durations is None:
             raise acq.refuse("does not say how long it was acquired (no ActualFrameDuration or FrameTime)")
-        self.background = None if background is None else (
-            background if isinstance(background, Acquisition) else Acquisition(background))
+        self.background = None if background is None else as_acquisition(background)
         self.group, self.activity_mbq, self.half_life = group, float(activity_mbq), float(half_life)
         key = nuclide_key(nuclide) if nuclide else None
         self.nuclide = DISPLAY.get(key or "", nuclide or f"T1/2 {half_life:g} s")
@@ -115,11 +109,9 @@ class SensitivityQC:
 
     @classmethod
     def per_head(cls, source: str | Path | Image | Acquisition, **options: Any) -> list[SensitivityQC]:
-        acquisition = source if isinstance(source, Acquisition) else Acquisition(source)
-        background = options.pop("background", None)
-        if background is not None and not isinstance(background, Acquisition):
-            background = Acquisition(background)
-        return [cls(acquisition, background=background, group=group, **options) for group in acquisition.groups()]
+        if options.get("background") is not None:
+            options["background"] = as_acquisition(options["background"])  # read once for every head
+        return super().per_head(source, **options)
 
     def background_rate(self) -> tuple[float, str]:
         """(counts per second, which frames) of the background matching this head."""
@@ -158,18 +150,9 @@ class SensitivityQC:
             sensitivity_cps_per_mbq=round((source_cps - background_cps) / (self.activity_mbq * factor), 4))
         return self
 
-    def _require(self) -> SensitivityResult:
-        if self._result is None:
-            raise RuntimeError("call analyze() first")
-        return self._result
-
-    def results_data(self) -> SensitivityResult:
-        """The results as a dataclass (``.as_dict()`` for JSON)."""
-        return self._require()
-
     def results(self) -> str:
         """A short human-readable summary."""
-        r = self._require()
+        r = self.results_data()
         lines = [f"{r.file} ({self.group.label}): sensitivity {r.sensitivity_cps_per_mbq:.2f} cps/MBq",
                  f"  source {r.source_cps:.1f} cps over {r.duration_s:g} s, background {r.background_cps:.2f} cps "
                  f"({r.background}), {r.activity_mbq:g} MBq {r.nuclide}, decay factor {r.decay_factor:.5f}"]
@@ -181,7 +164,7 @@ class SensitivityQC:
         """The summed source image with its rates in the title; also sets ``figure_png``."""
         from nmkit.report.figures import overlay_figure
 
-        r = self._require()
+        r = self.results_data()
         title = (f"{Path(r.file).name}, {self.group.label}: {r.sensitivity_cps_per_mbq:.1f} cps/MBq "
                  f"({r.source_cps:.0f} cps source, {r.background_cps:.1f} cps background)")
         overlay_figure(self.group.frames.sum(axis=0), None, path, title)
