@@ -3,6 +3,7 @@ HTML and PDF; battery trends judged against baseline, absolute and maximum limit
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -75,3 +76,11 @@ def test_report_bad_input_exits_2_and_writes_nothing(store, tmp_path, options, m
     result = CliRunner().invoke(app, ["qc", "report", "--data-dir", str(tmp_path / "data"), "--out", str(out),
                                       *options])
     assert result.exit_code == 2 and message in result.output and not out.exists()
+
+
+def test_history_json_carries_the_battery_trends(store, tmp_path):
+    result = CliRunner().invoke(app, ["qc", "history", "--data-dir", str(tmp_path / "data"), "--json"])
+    assert result.exit_code == 0, result.output
+    battery = json.loads(result.stdout)["battery"]
+    assert {(t["test"], t["detector"], t["status"]) for t in battery} == {("sensitivity", "2", "fail"),
+                                                                          ("cor", "1", "fail")}

@@ -110,7 +110,8 @@ def history(
     horizon: float = typer.Option(30.0, "--horizon-days", help="Flag a trend that reaches a limit within this many days."),
     json_out: bool = typer.Option(False, "--json", help="Print every camera head with its checks as JSON."),
 ) -> None:
-    """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail."""
+    """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail (--json: with the battery
+    tests' trends too)."""
     from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_row
 
     if not db_url and not (data_dir / "nmkit.db").is_file():
@@ -118,9 +119,11 @@ def history(
 
         raise InputError(data_dir, "holds no QC history (nmkit.db); check floods with `nmkit serve` or "
                                    "`nmkit qc check --data-dir` first")
-    trends = FloodHistory(database_url(data_dir, db_url)).trends(iu_limit, du_limit, horizon)
+    store = FloodHistory(database_url(data_dir, db_url))
+    trends = store.trends(iu_limit, du_limit, horizon)
     if json_out:
-        print_json({"iu_limit": iu_limit, "du_limit": du_limit, "horizon_days": horizon, "cameras": trends})
+        print_json({"iu_limit": iu_limit, "du_limit": du_limit, "horizon_days": horizon, "cameras": trends,
+                    "battery": store.battery_trends(horizon)})
         return
     from rich.console import Console
     from rich.table import Table

@@ -46,6 +46,7 @@ class Acquisition:
         self.path = self.image.path
         header_file = Path(header_path) if header_path else self.image.path
         self.header: Dataset | None = None
+        self._groups: list[FrameGroup] | None = None
         if self.image.metadata.get("format") == "dicom" and header_file.is_file():
             self.header = read_dicom_dataset(header_file, stop_before_pixels=True)
 
@@ -79,7 +80,12 @@ class Acquisition:
         return names
 
     def groups(self) -> list[FrameGroup]:
-        """One group per (detector, energy window), in order of first appearance."""
+        """One group per (detector, energy window), in order of first appearance (made once)."""
+        if self._groups is None:
+            self._groups = self._split()
+        return self._groups
+
+    def _split(self) -> list[FrameGroup]:
         ones = np.ones(self.n_frames, dtype=np.int64)
         detectors = self.vector("DetectorVector")
         windows = self.vector("EnergyWindowVector")
@@ -91,7 +97,9 @@ class Acquisition:
         for detector, window in dict.fromkeys(zip(detectors.tolist(), windows.tolist())):
             indices = np.flatnonzero((detectors == detector) & (windows == window))
             label = f"{window}: {names[window]}" if several_windows and window in names else str(window)
-            out.append(FrameGroup(str(detector), label, indices, self.image.array[indices]))
+            run = indices[0] + len(indices) - 1 == indices[-1]  # consecutive frames: a view, not a copy
+            frames = self.image.array[indices[0]:indices[-1] + 1] if run else self.image.array[indices]
+            out.append(FrameGroup(str(detector), label, indices, frames))
         return out
 
     def frame_durations_s(self) -> np.ndarray | None:

@@ -1,6 +1,6 @@
 """`CenterOfRotationQC`: centre-of-rotation offset of a SPECT head from the projections of a point source.
 
-In each projection the source's count-weighted centroid (background subtracted) is found (x along the detector's rows, y along the
+In each projection the source's count-weighted centroid (border background subtracted) is found (x along the detector's rows, y along the
 axis of rotation). Over the angles theta, x follows a + b cos(theta) + c sin(theta) (the point circles the
 axis once per turn); the least-squares fit of that sinusoid, linear in a, b, c, gives the offset a - the matrix
 centre. The x deviation is the largest residual from the fit, the y deviation the largest departure of y from
@@ -41,14 +41,17 @@ class CenterOfRotationResult:
 
 
 def weighted_centroids(frames: np.ndarray) -> np.ndarray:
-    """(n, 2) count-weighted centroids (column, row) in pixels of each frame, its median (the background under a
-    point source) subtracted first; a threshold would bias the centroid with the source's sub-pixel position."""
-    n, rows, cols = frames.shape
-    flat = frames.reshape(n, -1).astype(np.float64)
-    weights = np.clip(flat - np.median(flat, axis=1, keepdims=True), 0.0, None)
-    total = weights.sum(axis=1)
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    return np.stack([weights @ c / total, weights @ r / total], axis=1)
+    """(n, 2) count-weighted centroids (column, row) in pixels of each frame, the median of its border pixels (the
+    background around a point source) subtracted first; a threshold would bias the centroid with the source's
+    sub-pixel position."""
+    out = np.zeros((len(frames), 2))
+    for i, frame in enumerate(frames):
+        border = np.concatenate([frame[0], frame[-1], frame[1:-1, 0], frame[1:-1, -1]])
+        weights = np.clip(frame - np.median(border), 0.0, None)
+        total = weights.sum(dtype=np.float64)
+        out[i] = (weights.sum(axis=0, dtype=np.float64) @ np.arange(frame.shape[1]) / total,
+                  weights.sum(axis=1, dtype=np.float64) @ np.arange(frame.shape[0]) / total)
+    return out
 
 
 def fit_sinusoid(angles_deg: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
