@@ -199,7 +199,9 @@ Time of each analysis on one core, median of 5 runs (COR with the file read: 3),
 | sensitivity, 1024x1024 source + two-head 1024x1024 background | {times['sensitivity_1024x1024_s']:.3f} | {times['sensitivity_1024x1024_analysis_s']:.3f} |
 | COR, 64 projections of 1024x1024 (per projection: / 64) | {times['cor_64x1024x1024_s']:.3f} | {times['cor_64x1024x1024_analysis_s']:.3f} |
 
-A COR set of 64 projections of 1024x1024 is 64 images (128 MB of uint16); its time is mostly reading the file
+The file-read column depends on the machine's load (see the load average above; on this shared machine it has
+varied threefold between runs). A COR set of 64 projections of 1024x1024 is 64 images (128 MB of uint16); its
+time is mostly reading the file
 (pydicom's decode and the float32 copy in `nmkit.io`); per 1024x1024 projection the analysis is well under 1 s.
 Real COR acquisitions are 64x64 to 256x256.
 """
