@@ -245,6 +245,14 @@ class HeadAnalysis:
             raise RuntimeError("call analyze() first")
         return self._result
 
+    def results(self) -> str:
+        """A short human-readable summary: the test's ``summary()`` lines, then the figure's path once drawn."""
+        r = self.results_data()
+        return "\n".join(self.summary(r) + ([f"  figure: {r.figure_png}"] if r.figure_png else []))
+
+    def summary(self, result) -> list[str]:
+        raise NotImplementedError
+
 
 def as_acquisition(source: str | Path | Image | Acquisition) -> Acquisition:
     return source if isinstance(source, Acquisition) else Acquisition(source)

@@ -108,16 +108,13 @@ class CenterOfRotationQC(HeadAnalysis):
             radius_mm=round(float(np.hypot(coef[1], coef[2])), 3))
         return self
 
-    def results(self) -> str:
-        """A short human-readable summary."""
-        r = self.results_data()
+    def summary(self, r) -> list[str]:
+        """The lines of ``results()``."""
         lines = [f"{r.file} ({self.group.label}): centre-of-rotation offset {r.offset_mm:+.2f} mm "
                  f"({r.offset_px:+.2f} pixels)",
                  f"  x deviation {r.x_deviation_mm:.2f} mm, y deviation {r.y_deviation_mm:.2f} mm over "
                  f"{r.n_projections} projections ({r.arc_deg:g} degrees)"]
-        if r.figure_png:
-            lines.append(f"  figure: {r.figure_png}")
-        return "\n".join(lines)
+        return lines
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The x centroids with their sinusoid, and the x and y residuals, against angle; sets ``figure_png``."""

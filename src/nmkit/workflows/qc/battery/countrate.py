@@ -134,9 +134,8 @@ class CountRateQC(HeadAnalysis):
             input_cps_at_20pct_loss=None if input_rate is None else round(input_rate, 3), loss_note=note)
         return self
 
-    def results(self) -> str:
-        """A short human-readable summary."""
-        r = self.results_data()
+    def summary(self, r) -> list[str]:
+        """The lines of ``results()``."""
         lines = [f"{r.file} ({self.group.label}): maximum count rate {r.max_cps:.0f} cps in frame {r.max_frame} "
                  f"(0-based, t = {r.max_time_s:g} s, {r.n_frames} frames)"]
         if r.cps_at_20pct_loss is not None:
@@ -144,9 +143,7 @@ class CountRateQC(HeadAnalysis):
                          f"(input {r.input_cps_at_20pct_loss:.0f} cps)")
         elif r.loss_note:
             lines.append(f"  20 % loss rate: not computed ({r.loss_note})")
-        if r.figure_png:
-            lines.append(f"  figure: {r.figure_png}")
-        return "\n".join(lines)
+        return lines
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The count-rate curve (and input rate, when known) over time; also sets ``figure_png``."""

@@ -150,15 +150,12 @@ class SensitivityQC(HeadAnalysis):
             sensitivity_cps_per_mbq=round((source_cps - background_cps) / (self.activity_mbq * factor), 4))
         return self
 
-    def results(self) -> str:
-        """A short human-readable summary."""
-        r = self.results_data()
+    def summary(self, r) -> list[str]:
+        """The lines of ``results()``."""
         lines = [f"{r.file} ({self.group.label}): sensitivity {r.sensitivity_cps_per_mbq:.2f} cps/MBq",
                  f"  source {r.source_cps:.1f} cps over {r.duration_s:g} s, background {r.background_cps:.2f} cps "
                  f"({r.background}), {r.activity_mbq:g} MBq {r.nuclide}, decay factor {r.decay_factor:.5f}"]
-        if r.figure_png:
-            lines.append(f"  figure: {r.figure_png}")
-        return "\n".join(lines)
+        return lines
 
     def plot_analyzed_image(self, path: str | Path) -> Path:
         """The summed source image with its rates in the title; also sets ``figure_png``."""
