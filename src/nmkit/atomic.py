@@ -9,6 +9,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+FILE_MODE = 0o644  # outputs are readable by the other services of a department (PACS forwarder, web server)
+DIR_MODE = 0o755
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -18,6 +21,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(FILE_MODE)  # mkstemp makes 0600: a forwarding service running as another user could not read it
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -31,6 +35,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    tmp.chmod(DIR_MODE)
     try:
         yield tmp
         if target.exists():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import EXIT_BAD_INPUT, print_json, reports_input_errors
+from nmkit.errors import InputError
 from nmkit.workflows.bonescan.cli import app as bonescan_app
 from nmkit.workflows.gbp.cli import app as gbp_app
 from nmkit.workflows.pet.cli import app as pet_app
@@ -22,6 +24,22 @@ app.add_typer(pet_app, name="pet")
 app.add_typer(bonescan_app, name="bonescan")
 app.add_typer(rds_app, name="rds")
 
+
+
+@app.callback()
+def options(device: str = typer.Option("cpu", "--device", envvar="NMKIT_DEVICE",
+                                       help="Where models run: cpu, cuda (or cuda:N) or auto (a GPU when there is one). "
+                                            "Goes before the command: nmkit --device cuda qc check FILE.")) -> None:
+    """nmkit: deep learning workflows for nuclear medicine imaging."""
+    if device.strip().lower() != "cpu":
+        from nmkit.models.device import set_device
+
+        try:
+            set_device(device)
+            os.environ["NMKIT_DEVICE"] = device  # batch worker processes follow the same choice
+        except InputError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
 @app.command()
 @reports_input_errors
@@ -54,6 +72,90 @@ def models_command(pattern: str = typer.Argument("*", help="Shell-style filter, 
         print_json(names)
     else:
         typer.echo("\n".join(names))
+
+
+@app.command("batch")
+@reports_input_errors
+def batch_command(
+    workflow: str = typer.Argument(..., help="qc, gbp, pet, bonescan or rds."),
+    sources: list[Path] = typer.Argument(..., help="Files and folders (searched recursively; for pet, the DICOM "
+                                         "files of one series form one item)."),
+    out: Path = typer.Option(Path("nmkit-batch"), "--out", help="Results: OUT/<input's relative path>/result.json "
+                             "and figures."),
+    model: Optional[list[Path]] = typer.Option(None, "--model", help="Model bundle(s) (default: the shipped ones)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes."),
+    skip_done: bool = typer.Option(False, "--skip-done", help="Do not analyse again an item whose result.json "
+                                   "exists (resume a stopped batch)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="qc: also store each flood in the QC history "
+                                            "in this folder."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="qc: store each flood in this QC history database "
+                                         "(PostgreSQL in production)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", help="Run the items as Ray tasks on this cluster "
+                                              "(`auto`, ray://HOST:PORT, or `local`)."),
+) -> None:
+    """Analyse many inputs: one JSON line per item on stdout (its result, or `error`), a progress bar on stderr.
+
+    Exit code 0 when every item succeeded, 1 when some failed, 2 when none could be read.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from nmkit.batch import BatchTask, discover, exit_code, run_batch, run_on_ray
+    from nmkit.web.workflows import ANALYSES
+
+    if workflow not in ANALYSES:
+        raise InputError(workflow, f"is not a workflow (one of {', '.join(ANALYSES)})")
+    for path in model or []:
+        if not path.is_file():
+            raise InputError(path, "model file not found")
+    items = discover(sources, group_series=workflow == "pet")
+    history = None
+    if workflow == "qc" and (data_dir or db_url):
+        from nmkit.workflows.qc.history import database_url
+
+        history = database_url(data_dir, db_url)
+    task = BatchTask(workflow, out.resolve(), [p.resolve() for p in model or []], history_url=history)
+    records = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        job = bar.add_task(f"{workflow}: {len(items)} items", total=len(items))
+        step = lambda: bar.advance(job)  # noqa: E731
+        runner = (run_on_ray(task, items, ray_address, step) if ray_address
+                  else run_batch(task, items, jobs, skip_done, step))
+        for record in runner:
+            records.append(record)
+            print_json(record)
+    failed = sum("error" in r for r in records)
+    typer.echo(f"{len(records) - failed} of {len(records)} items analysed; results in {out}", err=True)
+    raise typer.Exit(exit_code(records))
+
+
+@app.command("export")
+@reports_input_errors
+def export_command(
+    model: str = typer.Argument(..., help="A model bundle (model.pt) or a shipped model's name, e.g. qc-default."),
+    out: Path = typer.Option(..., "--out", help="File to write (.onnx or .pt2)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="onnx or pt2 (torch.export); default from --out."),
+    input_size: Optional[str] = typer.Option(None, "--input-size", help="H,W of the exported grid (default: the "
+                                             "grid the model was trained on)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export a model for onnxruntime (ONNX) or torch.export (.pt2); the batch size stays free."""
+    from nmkit.models import load_bundle
+    from nmkit.models.bundle import resolve_model
+    from nmkit.models.export import export_model
+
+    size = None
+    if input_size is not None:
+        parts = input_size.split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise InputError("--input-size", f"must be two positive whole numbers H,W, not {input_size!r}")
+        size = (int(parts[0]), int(parts[1]))
+    net, info = load_bundle(resolve_model(model))
+    written = export_model(net, info, out, fmt, size)
+    if json_out:
+        print_json(written)
+    else:
+        typer.echo(f"{written['format']} model written to {written['path']}")
 
 
 @app.command()

@@ -48,3 +48,22 @@ class Image:
         if self.n_frames != 1:
             raise InputError(self.path, f"expected a single 2-D image but found {self.n_frames} frames")
         return self.array[0]
+
+
+def as_image(source: Any, pixel_mm: float | tuple[float, float] | None = None) -> Image:
+    """An :class:`Image` from a path (any format nmkit reads), an Image, or a numpy array of shape (H, W) or
+    (frames, H, W) with its pixel size in mm (unknown when ``pixel_mm`` is None)."""
+    if isinstance(source, Image):
+        return source
+    if isinstance(source, np.ndarray):
+        known = pixel_mm is not None
+        spacing = (pixel_mm, pixel_mm) if isinstance(pixel_mm, (int, float)) else (pixel_mm or (1.0, 1.0))
+        if not np.all(np.isfinite(source)):
+            raise InputError("array", "holds NaN or infinite values")
+        return Image(source, spacing, metadata={"spacing_known": known}, path=Path("array"))
+    if isinstance(source, (str, Path)):
+        from nmkit.io import load_image
+
+        return load_image(source)
+    raise InputError(None, f"cannot analyse a {type(source).__name__}: give a file path, an nmkit.io.Image or a "
+                           f"numpy array")

@@ -4,6 +4,7 @@ from nmkit.models.registry import create_model, list_models, register_model
 from nmkit.models.weights import load_weights, read_state_dict
 
 __all__ = ["create_model", "list_models", "register_model", "load_weights", "read_state_dict"]
-from nmkit.models.bundle import load_bundle, load_model, save_bundle, shipped_model  # noqa: E402
+from nmkit.models.bundle import (  # noqa: E402
+    as_model, load_bundle, load_model, resolve_model, save_bundle, shipped_model, shipped_models)
 
-__all__ += ["load_bundle", "load_model", "save_bundle", "shipped_model"]
+__all__ += ["as_model", "load_bundle", "load_model", "resolve_model", "save_bundle", "shipped_model", "shipped_models"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from torch import nn
 
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
+from nmkit.models.device import on_device
 from nmkit.models.registry import create_model
 
 
@@ -38,7 +40,7 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise InputError(path, "is not an nmkit model bundle (train one with `nmkit train CONFIG`)")
     model = create_model(blob["model_name"], **blob["model_kwargs"])
     model.load_state_dict(blob["state_dict"])
-    model.eval()
+    model = on_device(model.eval())
     info = dict(blob.get("info", {}))
     info.setdefault("model_name", blob["model_name"])
     return model, info
@@ -47,6 +49,23 @@ def load_bundle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
 def shipped_model(package: str, filename: str) -> Path:
     """The path of a model shipped inside ``package`` (in its ``default_model/`` folder)."""
     return Path(str(resources.files(package) / "default_model" / filename))
+
+
+def shipped_models() -> dict[str, Path]:
+    """Every model shipped with nmkit, by name (the file's stem, e.g. ``qc-default``)."""
+    root = Path(str(resources.files("nmkit.workflows")))
+    return {p.stem: p for p in sorted(root.glob("*/default_model/*.pt"))}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The bundle file for a path, or for a shipped model's name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise InputError(name_or_path, f"is neither a model file nor a shipped model ({', '.join(shipped)})")
 
 
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
@@ -62,3 +81,18 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     return model, info
+
+
+def as_model(model: Any, info: dict[str, Any] | None, loader: Callable[[Any], tuple[nn.Module, dict[str, Any]]],
+             ) -> tuple[nn.Module, dict[str, Any]]:
+    """What ``analyze(model=...)`` was given, as (network, info): None (the shipped default), a bundle path or a
+    shipped model's name (through the workflow's ``loader``), a (network, info) pair as loaders return, or a
+    network."""
+    if model is None or isinstance(model, (str, Path)):
+        return loader(None if model is None else resolve_model(model))
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], nn.Module):
+        return model[0], dict(model[1] or {})
+    if isinstance(model, nn.Module):
+        return model, dict(info or {})
+    raise InputError(None, f"model must be a path, a shipped model's name, a loaded bundle or a torch module, "
+                           f"not a {type(model).__name__}")

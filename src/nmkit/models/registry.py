@@ -24,8 +24,8 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 
 def _load_builtin_models() -> None:
-    # Each workflow registers its named models when its package is imported.
-    importlib.import_module("nmkit.workflows")
+    # Each workflow registers its named models when its models module is imported.
+    importlib.import_module("nmkit.workflows").register_all_models()
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -1,16 +1,24 @@
-"""The workflows, one package per key. Importing this package registers every workflow's models."""
+"""The workflows, one package per key. Nothing heavy is imported here: each workflow loads when it is asked for."""
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from nmkit.workflows import bonescan, gbp, pet, qc, rds
-
-WORKFLOWS: dict[str, ModuleType] = {"qc": qc, "gbp": gbp, "bonescan": bonescan, "pet": pet, "rds": rds}
+KEYS = ("qc", "gbp", "pet", "bonescan", "rds")
 
 
 def get_workflow(key: str) -> ModuleType:
-    """The workflow package for ``key`` (e.g. ``"qc"``); it provides build_task and build_datamodule."""
-    if key not in WORKFLOWS:
-        raise KeyError(f"unknown workflow {key!r}; known: {', '.join(sorted(WORKFLOWS))}")
-    return WORKFLOWS[key]
+    """The training hooks of workflow ``key`` (its ``task`` module: MONITOR, build_task, build_datamodule)."""
+    if key not in KEYS:
+        raise KeyError(f"unknown workflow {key!r}; known: {', '.join(sorted(KEYS))}")
+    return importlib.import_module(f"nmkit.workflows.{key}.task")
+
+
+def register_all_models() -> None:
+    """Import every workflow's ``models`` module, which registers its named models."""
+    for key in KEYS:
+        importlib.import_module(f"nmkit.workflows.{key}.models")
+
+
+__all__ = ["KEYS", "get_workflow", "register_all_models"]

@@ -1,6 +1,5 @@
-"""Knee degenerative joint disease grade (5 grades) on whole-body Tc-99m bone scans."""
+"""Knee degenerative joint disease grade (5 grades) on whole-body Tc-99m bone scans.
 
-from nmkit.workflows.bonescan import models  # noqa: F401  (registers bonescan-simplecnn-1/2/3, -compact, -resnet18)
-from nmkit.workflows.bonescan.task import MONITOR, build_datamodule, build_task
-
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""

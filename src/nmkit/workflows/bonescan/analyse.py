@@ -13,7 +13,7 @@ import torch
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from nmkit.models import load_model, shipped_model
+from nmkit.models import as_model, load_model, shipped_model
 from nmkit.phantoms.bone import GRADE_NAMES
 from nmkit.report.figures import save_figure
 from nmkit.workflows.bonescan.data import WholeBodyScan, knee_inputs, load_scan
@@ -82,17 +82,19 @@ class KneeDJD:
     posterior) or a loaded :class:`WholeBodyScan`. Knees are found with ``method`` ("anatomy" or "plan").
     """
 
-    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan, method: str = "anatomy"):
+    def __init__(self, source: str | Path | Sequence[str | Path] | WholeBodyScan | np.ndarray, method: str = "anatomy"):
+        if isinstance(source, np.ndarray):  # (H, W) anterior, or (2, H, W) anterior and posterior counts
+            views = np.asarray(source, dtype=np.float32).reshape(-1, *np.shape(source)[-2:])
+            source = WholeBodyScan(views[0], views[1] if len(views) > 1 else None, Path("array"))
         self.scan = source if isinstance(source, WholeBodyScan) else load_scan(source)
         self.method = method
         self.knees = find_knees(self.scan.anterior, method, self.scan.path)
         self._result: KneeDJDResult | None = None
 
-    def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None) -> KneeDJD:
-        """Grade each knee with ``model`` (default: the shipped model)."""
-        if model is None:
-            model, info = load_bonescan_model()
-        info = info or {}
+    def analyze(self, model: Any = None, info: dict[str, Any] | None = None) -> KneeDJD:
+        """Grade each knee with ``model``: a bundle path, a shipped model's name, a loaded (network, info) pair, a
+        network, or None (the shipped model)."""
+        model, info = as_model(model, info, load_bonescan_model)
         probabilities = grade_probabilities(model, knee_inputs(self.scan.anterior, self.knees))
         knees = []
         for knee, p in zip(self.knees, probabilities):

@@ -1,6 +1,5 @@
-"""ECG-gated blood pool (MUGA): LV segmentation on every frame, ED/ES, background ROI, LV ejection fraction."""
+"""ECG-gated blood pool (MUGA): LV segmentation on every frame, ED/ES, background ROI, LV ejection fraction.
 
-from nmkit.workflows.gbp import models  # noqa: F401  (registers gbp-deeplabv3-r50, gbp-unet-small)
-from nmkit.workflows.gbp.task import MONITOR, build_datamodule, build_task
-
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""

@@ -24,7 +24,8 @@ from torch import nn
 
 from nmkit.errors import InputError
 from nmkit.io import Image, load_image
-from nmkit.models import load_model, shipped_model
+from nmkit.io.image import as_image
+from nmkit.models import as_model, load_model, shipped_model
 from nmkit.report.figures import contour_figure, curve_figure
 
 MIN_FRAMES = 8
@@ -234,12 +235,13 @@ class GatedEF:
     blur carries out of its ROI (``recovery_ed``/``recovery_es`` in the result; 1 for the other methods).
     """
 
-    def __init__(self, source: str | Path | Image, background: str = "study", fwhm_mm: float = SYSTEM_FWHM_MM):
+    def __init__(self, source: str | Path | Image | np.ndarray, background: str = "study",
+                 fwhm_mm: float = SYSTEM_FWHM_MM, pixel_mm: float | None = None):
         if background not in BACKGROUND_METHODS:
             raise InputError("--background", f"must be one of {', '.join(BACKGROUND_METHODS)}, not {background!r}")
         if not (np.isfinite(fwhm_mm) and 1 <= fwhm_mm <= 40):
             raise InputError("--fwhm-mm", f"must be a system resolution of 1-40 mm, not {fwhm_mm!r}")
-        self.image = load_gated_study(source)
+        self.image = load_gated_study(as_image(source, pixel_mm) if isinstance(source, np.ndarray) else source)
         self.frames = self.image.array
         self.background_method = background
         self.fwhm_mm = float(fwhm_mm)
@@ -251,12 +253,12 @@ class GatedEF:
     def _background(self, es_mask: np.ndarray) -> np.ndarray:
         return background_roi(es_mask, self.background_method, self.pixel_mm, self.fwhm_mm)
 
-    def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None,
+    def analyze(self, model: Any = None, info: dict[str, Any] | None = None,
                 masks: np.ndarray | None = None) -> GatedEF:
-        """Segment (or take ``masks``), find ED/ES, place the background ROI and compute the EF."""
+        """Segment (or take ``masks``), find ED/ES, place the background ROI and compute the EF; ``model`` is a
+        bundle path, a shipped model's name, a loaded (network, info) pair, a network, or None (shipped)."""
         if masks is None:
-            if model is None:
-                model, info = load_gbp_model()
+            model, info = as_model(model, info, load_gbp_model)
             masks = segment_frames(model, self.frames)
         self.masks = np.asarray(masks, dtype=bool)
         where = self.image.path or "study"

@@ -1,6 +1,5 @@
-"""Early-to-delayed 18F-FDG PET translation: pix2pix (paired) vs CycleGAN (unpaired), SUV-aware metrics."""
+"""Early-to-delayed 18F-FDG PET translation: pix2pix (paired) vs CycleGAN (unpaired), SUV-aware metrics.
 
-from nmkit.workflows.pet import models  # noqa: F401  (registers pet-unet-generator, pet-patchgan)
-from nmkit.workflows.pet.task import MONITOR, build_datamodule, build_task
-
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""

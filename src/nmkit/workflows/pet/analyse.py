@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from torch import nn
 
 from nmkit.errors import InputError
 from nmkit.io import Image, read_nifti
+from nmkit.io.image import as_image
 from nmkit.io.pet import read_pet_suv, write_suv_nifti
-from nmkit.models import load_model, shipped_model
+from nmkit.models import as_model, load_model, shipped_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
 
 DEFAULT_MODEL = "pet-default.pt"
@@ -83,3 +85,83 @@ def predict_early(image: Image, source: str | Path, out: str | Path,
             "spacing_mm": [float(s) for s in spacing], "early_suv_max": float(image.array.max()),
             "predicted_suv_max": float(delayed.max()), "predicted_suv_mean_body": float(
                 delayed[image.array > BODY_SUV].mean())}, delayed
+
+
+@dataclass
+class DelayedPETResult:
+    """The numbers of one prediction (SUVbw), as ``nmkit pet predict --json`` gives them."""
+
+    shape: list[int]
+    spacing_mm: list[float]
+    early_suv_max: float
+    predicted_suv_max: float
+    predicted_suv_mean_body: float
+    model: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DelayedPET:
+    """The delayed (42-63 min) FDG volume predicted from an early one, in the shape pylinac users know::
+
+        pet = DelayedPET("early_series/").analyze()          # or a NIfTI path, an Image, or an SUV array
+        print(pet.results()); pet.plot_analyzed_image("mip.png"); pet.save("delayed.nii.gz")
+        pet.delayed                                          # the predicted SUVbw volume (slices, H, W)
+
+    A numpy array is taken as SUVbw of shape (slices, H, W) with ``pixel_mm`` and ``slice_mm``.
+    """
+
+    def __init__(self, source: str | Path | Image | np.ndarray, pixel_mm: float | None = None,
+                 slice_mm: float | None = None):
+        if isinstance(source, np.ndarray):
+            image = as_image(source, pixel_mm)
+            image.slice_spacing, image.modality = slice_mm, "PT"
+        else:
+            image = source if isinstance(source, Image) else load_early(source)
+        if image.n_frames < 2:
+            raise InputError(image.path, "is one slice; the PET prediction takes a volume of slices")
+        self.image = image
+        self.delayed: np.ndarray | None = None
+        self._result: DelayedPETResult | None = None
+
+    def analyze(self, model: Any = None) -> DelayedPET:
+        """Predict the delayed volume with ``model``: a bundle path, a shipped name, a loaded bundle or None
+        (the shipped generator)."""
+        generator, info = as_model(model, None, load_pet_model)
+        self.delayed = predict_volume(generator, self.image.array)
+        early = self.image.array
+        self._result = DelayedPETResult(
+            list(self.delayed.shape), [float(self.image.slice_spacing or 1.0), *map(float, self.image.pixel_spacing)],
+            float(early.max()), float(self.delayed.max()), float(self.delayed[early > BODY_SUV].mean()),
+            info.get("model_name"))
+        return self
+
+    def results_data(self) -> DelayedPETResult:
+        if self._result is None:
+            raise RuntimeError("call analyze() first")
+        return self._result
+
+    def results(self) -> str:
+        r = self.results_data()
+        return (f"predicted delayed FDG PET {'x'.join(map(str, r.shape))}: SUVmax {r.predicted_suv_max:.2f} "
+                f"(early {r.early_suv_max:.2f}), body SUVmean {r.predicted_suv_mean_body:.2f}")
+
+    def plot_analyzed_image(self, path: str | Path) -> Path:
+        """Coronal maximum-intensity projections of the early and the predicted delayed volume."""
+        from nmkit.report.figures import image_row_figure
+
+        self.results_data()
+        vmax = max(float(np.percentile(self.image.array, 99.9)), float(np.percentile(self.delayed, 99.9)), 1.0)
+        image_row_figure({"early (input)": self.image.array.max(axis=1),
+                          "predicted delayed": self.delayed.max(axis=1)},
+                         path, "coronal maximum-intensity projections", "SUVbw", vmax=vmax)
+        return Path(path)
+
+    def save(self, path: str | Path) -> Path:
+        """The predicted volume as NIfTI (SUVbw) with the early scan's geometry."""
+        self.results_data()
+        affine = self.image.metadata.get("affine")
+        write_suv_nifti(path, self.delayed, (self.image.slice_spacing or 1.0, *self.image.pixel_spacing),
+                        affine=None if affine is None else np.asarray(affine), description="PT SUVbw predicted delayed")
+        return Path(path)

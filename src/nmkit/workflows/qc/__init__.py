@@ -1,6 +1,5 @@
-"""Gamma-camera flood-field uniformity QC: NEMA NU 1 uniformity and a CNN for local cold regions."""
+"""Gamma-camera flood-field uniformity QC: NEMA NU 1 uniformity and a CNN for local cold regions.
 
-from nmkit.workflows.qc import models  # noqa: F401  (registers qc-resnet18, qc-compact)
-from nmkit.workflows.qc.task import MONITOR, build_datamodule, build_task
-
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from nmkit.io import Image, load_image
+from nmkit.io import Image
+from nmkit.io.image import as_image
 from nmkit.metrics.uniformity import UniformityResult, nema_uniformity
-from nmkit.models import load_model, shipped_model
+from nmkit.models import as_model, load_model, shipped_model
 from nmkit.report.figures import overlay_figure
 from nmkit.workflows.qc.observer import MatchedFilterObserver
 
@@ -80,9 +81,9 @@ class FloodQC:
     Poisson noise) from a scanning matched filter: it shows where, the CNN says whether.
     """
 
-    def __init__(self, source: str | Path | Image, iu_limit: float = 5.0, du_limit: float | None = None,
-                 threshold: float = 0.5, bin_factor: int | None = None):
-        self.image = source if isinstance(source, Image) else load_image(source)
+    def __init__(self, source: str | Path | Image | np.ndarray, iu_limit: float = 5.0, du_limit: float | None = None,
+                 threshold: float = 0.5, bin_factor: int | None = None, pixel_mm: float | None = None):
+        self.image = as_image(source, pixel_mm)
         if self.image.path is None:
             self.image.path = Path("image")
         self.iu_limit, self.du_limit, self.threshold, self.bin_factor = iu_limit, du_limit, threshold, bin_factor
@@ -90,8 +91,9 @@ class FloodQC:
         self.uniformity: UniformityResult | None = None
         self._result: FloodQCResult | None = None
 
-    def analyze(self, model: nn.Module | None = None, info: dict[str, Any] | None = None) -> FloodQC:
-        """Compute uniformity, the defect probability and the defect map."""
+    def analyze(self, model: Any = None, info: dict[str, Any] | None = None) -> FloodQC:
+        """Compute uniformity, the defect probability and the defect map; ``model`` is a bundle path, a shipped
+        model's name, a loaded (network, info) pair, a network, or None for the shipped default."""
         name = str(self.image.path)
         spacing = self.image.pixel_spacing if self.image.metadata.get("spacing_known", True) else None
         bin_factor = self.bin_factor
@@ -99,9 +101,7 @@ class FloodQC:
             # Pixel size unknown: sum to a matrix of about 64 pixels across, as NMQC does for 256x256 floods.
             bin_factor = max(1, round(max(self.counts.shape) / 64))
         self.uniformity = nema_uniformity(self.counts, spacing, bin_factor=bin_factor, source=name)
-        if model is None:
-            model, info = load_qc_model()
-        info = info or {}
+        model, info = as_model(model, info, load_qc_model)
         probability = float(defect_probabilities(model, self.counts[None])[0])
         self.significance, _ = MAP_OBSERVER.statistic_map(self.counts)
         peak = np.unravel_index(int(np.nanargmax(self.significance)), self.significance.shape)

@@ -1,6 +1,5 @@
-"""Neonatal respiratory distress syndrome on chest X-ray: lung segmentation, then RDS classification."""
+"""Neonatal respiratory distress syndrome on chest X-ray: lung segmentation, then RDS classification.
 
-from nmkit.workflows.rds import models  # noqa: F401  (registers the rds-* models)
-from nmkit.workflows.rds.task import MONITOR, build_datamodule, build_task
-
-__all__ = ["MONITOR", "build_datamodule", "build_task"]
+Light on purpose: no torch at import, so that `nmkit --help` starts fast. Models register when `models` is imported;
+the training hooks (MONITOR, build_task, build_datamodule) live in `task`.
+"""
