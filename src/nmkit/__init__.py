@@ -18,6 +18,9 @@ _CLASSES = {
     "DelayedPET": "nmkit.workflows.pet.analyse",
     "KneeDJD": "nmkit.workflows.bonescan.analyse",
     "ChestRDS": "nmkit.workflows.rds.analyse",
+    "CountRateQC": "nmkit.workflows.qc.battery.countrate",
+    "SensitivityQC": "nmkit.workflows.qc.battery.sensitivity",
+    "CenterOfRotationQC": "nmkit.workflows.qc.battery.cor",
     "Image": "nmkit.io.image",
 }
 

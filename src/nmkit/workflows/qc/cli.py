@@ -227,11 +227,13 @@ def cor(
 def report(
     out: Path = typer.Option(..., "--out", help="The report: FILE.html (self-contained) or FILE.pdf."),
     data_dir: Path = typer.Option(Path("nmkit-data"), "--data-dir", help="The folder holding the QC history."),
-    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (default SQLite in --data-dir)."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (default: SQLite in "
+                                         "--data-dir)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Only this camera (station name or serial number)."),
     month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM (default: the month of the latest check)."),
     iu_limit: float = typer.Option(5.0, "--iu-limit", help="Acceptance limit for flood integral uniformity (%)."),
-    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Acceptance limit for differential uniformity (%)."),
+    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Acceptance limit for differential "
+                                             "uniformity (%)."),
 ) -> None:
     """Monthly QC report per camera head: every test's latest value, limit, trend figure and the AI flood verdicts."""
     from nmkit.workflows.qc.history import FloodHistory, database_url

@@ -52,7 +52,8 @@ def month_bounds(month: str | None, latest: datetime | None) -> tuple[datetime, 
         start = datetime.strptime(month, "%Y-%m")
     except ValueError:
         raise InputError("--month", f"{month!r} is not a month written YYYY-MM") from None
-    following = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    year, number = divmod(start.year * 12 + start.month, 12)  # the month after: (year, month 0-11)
+    following = start.replace(year=year, month=number + 1)
     return start, following - timedelta(microseconds=1), month
 
 

@@ -48,7 +48,8 @@ def test_two_heads_give_two_results(tmp_path):
     results = [qc.analyze().results_data() for qc in CountRateQC.per_head(write_dynamic(tmp_path / "2.dcm", both,
                                                                                          10.0, detectors=2))]
     assert [r.detector for r in results] == ["1", "2"]
-    assert results[0].max_cps == pytest.approx(truth.frame_cps.max()) and results[1].max_cps == pytest.approx(truth.frame_cps.max() / 2, rel=1e-3)
+    assert results[0].max_cps == pytest.approx(truth.frame_cps.max())
+    assert results[1].max_cps == pytest.approx(truth.frame_cps.max() / 2, rel=1e-3)
     with pytest.raises(InputError, match="2 heads"):
         CountRateQC(tmp_path / "2.dcm")
 

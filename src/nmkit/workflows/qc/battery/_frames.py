@@ -11,7 +11,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from nmkit.errors import InputError
-from nmkit.io import Image, load_image
+from nmkit.io import Image
+from nmkit.io.image import as_image
 from nmkit.io.dicom import read_dicom_dataset
 
 
@@ -36,11 +37,13 @@ class FrameGroup:
 
 
 class Acquisition:
-    """An image plus its DICOM header (None for other formats), read once; ``header_path`` names the file to read
-    the header from when ``source`` is an already-loaded Image (the web server's upload)."""
+    """An image (a path, an Image, or a numpy array of frames with ``pixel_mm``) plus its DICOM header (None for
+    other sources), read once; ``header_path`` names the file to read the header from when ``source`` is an
+    already-loaded Image (the web server's upload)."""
 
-    def __init__(self, source: str | Path | Image, header_path: str | Path | None = None):
-        self.image = source if isinstance(source, Image) else load_image(source)
+    def __init__(self, source: str | Path | Image | np.ndarray, header_path: str | Path | None = None,
+                 pixel_mm: float | tuple[float, float] | None = None):
+        self.image = as_image(source, pixel_mm)
         if self.image.path is None:
             self.image.path = Path("image")
         self.path = self.image.path
@@ -61,7 +64,7 @@ class Acquisition:
         return values[2] if len(values) > 2 else ""
 
     def vector(self, keyword: str) -> np.ndarray | None:
-        """An NM frame vector (DetectorVector, EnergyWindowVector, ...) as ints, None when absent or the wrong length."""
+        """An NM frame vector (DetectorVector, EnergyWindowVector, ...) as ints; None when absent or mis-sized."""
         value = None if self.header is None else self.header.get(keyword)
         if value is None:
             return None
@@ -103,7 +106,7 @@ class Acquisition:
         return out
 
     def frame_durations_s(self) -> np.ndarray | None:
-        """Each frame's duration in s: per phase (PhaseInformationSequence), else ActualFrameDuration, else FrameTime."""
+        """Each frame's duration in s: per phase (PhaseInformationSequence), else ActualFrameDuration or FrameTime."""
         timing = self._phase_timing()
         if timing is not None:
             return timing[1]
@@ -254,5 +257,6 @@ class HeadAnalysis:
         raise NotImplementedError
 
 
-def as_acquisition(source: str | Path | Image | Acquisition) -> Acquisition:
-    return source if isinstance(source, Acquisition) else Acquisition(source)
+def as_acquisition(source: str | Path | Image | np.ndarray | Acquisition,
+                   pixel_mm: float | tuple[float, float] | None = None) -> Acquisition:
+    return source if isinstance(source, Acquisition) else Acquisition(source, pixel_mm=pixel_mm)

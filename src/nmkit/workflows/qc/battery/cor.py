@@ -1,7 +1,7 @@
 """`CenterOfRotationQC`: centre-of-rotation offset of a SPECT head from the projections of a point source.
 
-In each projection the source's count-weighted centroid (border background subtracted) is found (x along the detector's rows, y along the
-axis of rotation). Over the angles theta, x follows a + b cos(theta) + c sin(theta) (the point circles the
+In each projection the source's count-weighted centroid (border background subtracted) is found (x along the
+detector's rows, y along the axis of rotation). Over the angles theta, x follows a + b cos(theta) + c sin(theta) (the point circles the
 axis once per turn); the least-squares fit of that sinusoid, linear in a, b, c, gives the offset a - the matrix
 centre. The x deviation is the largest residual from the fit, the y deviation the largest departure of y from
 its mean (IAEA NMQC / TECDOC-602 method B; pylinac fits the same sinusoid with a free frequency).
@@ -65,11 +65,12 @@ def fit_sinusoid(angles_deg: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.
 class CenterOfRotationQC(HeadAnalysis):
     """Analyse the projections of one head: ``CenterOfRotationQC(path).analyze()``, then ``results()``,
     ``results_data()``, ``plot_analyzed_image(path)``. ``CenterOfRotationQC.per_head(path)`` gives one per head.
-    ``angles_deg`` overrides the angles (needed where the file does not give them)."""
+    ``source`` is a path, an Image or a numpy array of projections (with ``pixel_mm``); ``angles_deg`` overrides
+    the angles (needed where the source does not give them)."""
 
-    def __init__(self, source: str | Path | Image | Acquisition, group: FrameGroup | None = None,
-                 angles_deg: np.ndarray | None = None):
-        self.acquisition = acq = as_acquisition(source)
+    def __init__(self, source: str | Path | Image | np.ndarray | Acquisition, group: FrameGroup | None = None,
+                 angles_deg: np.ndarray | None = None, pixel_mm: float | None = None):
+        self.acquisition = acq = as_acquisition(source, pixel_mm)
         if acq.image_type.startswith("RECON"):
             raise acq.refuse("is a reconstructed SPECT volume; the centre-of-rotation test needs the projections")
         group = self.only_group(acq, group)

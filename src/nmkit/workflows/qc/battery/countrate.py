@@ -79,13 +79,14 @@ class CountRateQC(HeadAnalysis):
     """Analyse one head and window of a dynamic acquisition: ``CountRateQC(path).analyze()``, then ``results()``,
     ``results_data()``, ``plot_analyzed_image(path)``. ``CountRateQC.per_head(path)`` gives one per head/window.
 
-    ``frame_s`` overrides the frame duration (needed for formats without one); ``half_life_s`` turns on the
-    20 %-loss analysis of a decaying source.
+    ``source`` is a path, an Image or a numpy array of frames (with ``pixel_mm``); ``frame_s`` overrides the frame
+    duration (needed where the source has none); ``half_life_s`` turns on the 20 %-loss analysis of a decaying
+    source.
     """
 
-    def __init__(self, source: str | Path | Image | Acquisition, group: FrameGroup | None = None,
-                 frame_s: float | None = None, half_life_s: float | None = None):
-        self.acquisition = acq = as_acquisition(source)
+    def __init__(self, source: str | Path | Image | np.ndarray | Acquisition, group: FrameGroup | None = None,
+                 frame_s: float | None = None, half_life_s: float | None = None, pixel_mm: float | None = None):
+        self.acquisition = acq = as_acquisition(source, pixel_mm)
         if acq.image_type in STATIC_TYPES:
             raise acq.refuse(f"is a {acq.image_type} image, not a dynamic acquisition; the count-rate test needs "
                              "a dynamic series of frames")

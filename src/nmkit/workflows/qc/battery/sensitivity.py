@@ -78,12 +78,15 @@ def parse_time(text: str, day: datetime | None, source: str = "--activity-time")
 class SensitivityQC(HeadAnalysis):
     """Analyse one head and window of a sensitivity acquisition: ``SensitivityQC(path, activity_mbq=...,
     nuclide=...).analyze()``, then ``results()``, ``results_data()``, ``plot_analyzed_image(path)``.
-    ``SensitivityQC.per_head(...)`` gives one per head and window."""
+    ``SensitivityQC.per_head(...)`` gives one per head and window. ``duration_s`` (per frame) is needed where the
+    source does not say it (a numpy array)."""
 
-    def __init__(self, source: str | Path | Image | Acquisition, activity_mbq: float, nuclide: str | None = None,
+    def __init__(self, source: str | Path | Image | np.ndarray | Acquisition, activity_mbq: float,
+                 nuclide: str | None = None,
                  background: str | Path | Image | Acquisition | None = None, activity_time: str | None = None,
-                 group: FrameGroup | None = None, half_life: float | None = None):
-        self.acquisition = acq = as_acquisition(source)
+                 group: FrameGroup | None = None, half_life: float | None = None, duration_s: float | None = None,
+                 pixel_mm: float | None = None):
+        self.acquisition = acq = as_acquisition(source, pixel_mm)
         if not (np.isfinite(activity_mbq) and activity_mbq > 0):
             raise InputError("--activity-mbq", f"the activity must be a positive number of MBq, not {activity_mbq:g}")
         if half_life is None:
@@ -93,9 +96,10 @@ class SensitivityQC(HeadAnalysis):
         elif not half_life > 0:
             raise InputError("--half-life-s", f"the half-life must be positive, not {half_life:g} s")
         group = self.only_group(acq, group)
-        durations = acq.frame_durations_s()
-        if durations is None:
-            raise acq.refuse("does not say how long it was acquired (no ActualFrameDuration or FrameTime)")
+        durations = acq.frame_durations_s() if duration_s is None else np.full(acq.n_frames, float(duration_s))
+        if durations is None or not (durations > 0).all():
+            raise acq.refuse("does not say how long it was acquired (no ActualFrameDuration or FrameTime); "
+                             "give duration_s")
         self.background = None if background is None else as_acquisition(background)
         self.group, self.activity_mbq, self.half_life = group, float(activity_mbq), float(half_life)
         key = nuclide_key(nuclide) if nuclide else None
