@@ -21,37 +21,30 @@ METRICS = ("ufov_iu", "cfov_iu", "ufov_du", "cfov_du")
 DB_NAME = "nmkit.db"
 
 _metadata = MetaData()
+
+
+def _check_columns() -> list[Column]:
+    """What every stored check has: when, which camera head, which file (fresh Column objects per table)."""
+    return [Column("id", Integer, primary_key=True),
+            Column("checked_at", DateTime, nullable=False),
+            Column("acquired_at", DateTime, nullable=False),
+            Column("station_name", String(128), nullable=False),
+            Column("device_serial_number", String(128), nullable=False),
+            Column("detector", String(64), nullable=False),
+            Column("file_name", String(255), nullable=False),
+            Column("sha256", String(64), nullable=False, index=True)]
+
+
 flood_checks = Table(
-    "flood_checks", _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("checked_at", DateTime, nullable=False),
-    Column("acquired_at", DateTime, nullable=False),
-    Column("station_name", String(128), nullable=False),
-    Column("device_serial_number", String(128), nullable=False),
-    Column("detector", String(64), nullable=False),
-    Column("file_name", String(255), nullable=False),
-    Column("sha256", String(64), nullable=False, index=True),
-    Column("ufov_iu", Float, nullable=False),
-    Column("ufov_du", Float, nullable=False),
-    Column("cfov_iu", Float, nullable=False),
-    Column("cfov_du", Float, nullable=False),
-    Column("defect_probability", Float, nullable=False),
+    "flood_checks", _metadata, *_check_columns(),
+    *(Column(name, Float, nullable=False) for name in ("ufov_iu", "ufov_du", "cfov_iu", "cfov_du",
+                                                       "defect_probability")),
     Column("verdict", String(8), nullable=False),
 )
-
-
 battery_checks = Table(
-    "battery_checks", _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("checked_at", DateTime, nullable=False),
-    Column("acquired_at", DateTime, nullable=False),
-    Column("station_name", String(128), nullable=False),
-    Column("device_serial_number", String(128), nullable=False),
-    Column("detector", String(64), nullable=False),
+    "battery_checks", _metadata, *_check_columns(),
     Column("energy_window", String(64), nullable=False),
     Column("test", String(32), nullable=False, index=True),
-    Column("file_name", String(255), nullable=False),
-    Column("sha256", String(64), nullable=False, index=True),
     Column("metrics", JSON, nullable=False),  # every number of the test's JSON result, by key
 )
 
