@@ -22,6 +22,11 @@ _CLASSES = {
     "SensitivityQC": "nmkit.workflows.qc.battery.sensitivity",
     "CenterOfRotationQC": "nmkit.workflows.qc.battery.cor",
     "Image": "nmkit.io.image",
+    "FourBarQC": "nmkit.workflows.qc.battery.fourbar",
+    "QuadrantQC": "nmkit.workflows.qc.battery.quadrant",
+    "LinearityQC": "nmkit.workflows.qc.battery.linearity",
+    "TomoUniformityQC": "nmkit.workflows.qc.battery.tomo",
+    "TomoContrastQC": "nmkit.workflows.qc.battery.tomo",
 }
 
 __all__ = ["__version__", *_CLASSES]

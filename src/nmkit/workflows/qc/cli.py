@@ -245,3 +245,9 @@ def report(
         raise InputError(data_dir, "holds no QC history (nmkit.db); store checks with --data-dir first")
     path = write_monthly_report(FloodHistory(database_url(data_dir, db_url)), out, month, camera, iu_limit, du_limit)
     typer.echo(f"report written to {path}")
+
+
+# The QC battery, part A: four-bar, quadrant, linearity, tomographic uniformity and contrast.
+from nmkit.workflows.qc.battery.cli_imaging import register as register_imaging_tests  # noqa: E402
+
+register_imaging_tests(app)
