@@ -84,3 +84,11 @@ def test_history_json_carries_the_battery_trends(store, tmp_path):
     battery = json.loads(result.stdout)["battery"]
     assert {(t["test"], t["detector"], t["status"]) for t in battery} == {("sensitivity", "2", "fail"),
                                                                           ("cor", "1", "fail")}
+
+
+def test_rows_of_a_result_are_stored_as_numbered_numbers():
+    from nmkit.workflows.qc.history import result_numbers
+
+    numbers = result_numbers({"file": "q.dcm", "quadrants": [{"bar_width_mm": 4.23, "mtf": 0.5}, {"mtf": 0.2}],
+                              "ok": True, "n_frames": 3, "gap": float("nan")})
+    assert numbers == {"quadrants_1_bar_width_mm": 4.23, "quadrants_1_mtf": 0.5, "quadrants_2_mtf": 0.2}

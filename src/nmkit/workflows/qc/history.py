@@ -178,9 +178,7 @@ class FloodHistory:
                 battery_checks.c.detector == identity["detector"], battery_checks.c.energy_window == window)).first()
             if existing:
                 return int(existing[0])
-            numbers = {k: float(v) for k, v in result.items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SKIPPED_NUMBERS
-                       and np.isfinite(v)}
+            numbers = result_numbers(result)
             row = {**identity, "energy_window": window, "test": test[:32], "checked_at": now,
                    "acquired_at": acquisition_time(metadata) or now, "file_name": (file_name or Path(file).name)[:255],
                    "sha256": digest, "metrics": numbers}
@@ -214,6 +212,18 @@ class FloodHistory:
                         "status": "fail" if "fail" in statuses else "rising" if "rising" in statuses else "ok",
                         "metrics": metrics, "checks": rows})
         return out
+
+
+def result_numbers(result: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a result by key; a list of rows (quadrants, spheres) gives key_1_name, key_2_name..."""
+    flat: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, list) and all(isinstance(row, dict) for row in value):
+            flat |= {f"{key}_{i}_{name}": v for i, row in enumerate(value, start=1) for name, v in row.items()}
+        else:
+            flat[key] = value
+    return {k: float(v) for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in SKIPPED_NUMBERS and np.isfinite(v)}
 
 
 def battery_trend(test: str, name: str, rows: list[dict[str, Any]], horizon_days: float = 30.0,

@@ -91,3 +91,10 @@ def test_check_gives_one_result_per_head_of_a_dual_head_flood(tmp_path, tiny_mod
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["flood2.dcm.head1.qc.png",
                                                                    "flood2.dcm.head2.qc.png"]
     assert [c["detector"] for c in FloodHistory(database_url(tmp_path / "d")).checks()] == ["1", "2"]
+
+
+def test_the_imaging_tests_store_their_numbers_too(shared_data, tmp_path):
+    result = lines(invoke("fourbar", shared_data / "nmqc" / "FourBar.dcm", "--json", "--data-dir", tmp_path / "d"))
+    stored = FloodHistory(database_url(tmp_path / "d")).battery()
+    assert result[0]["history_id"] == 1 and [r["test"] for r in stored] == ["fourbar"]
+    assert stored[0]["metrics"]["x_fwhm_mm"] == result[0]["x_fwhm_mm"]
