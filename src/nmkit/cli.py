@@ -46,18 +46,33 @@ def options(device: str = typer.Option("cpu", "--device", envvar="NMKIT_DEVICE",
 def train(
     config: Path = typer.Argument(..., help="Experiment YAML, e.g. configs/qc-fast.yaml."),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<config name>)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Data folder: an own-data folder (dataset.csv) or a "
+                                        "synth folder; overrides data.root."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="K-fold cross-validation on patient-level folds "
+                                        "(own data): mean and sd of each validation metric."),
     devices: Optional[int] = typer.Option(None, help="Number of devices (processes for DDP on CPU)."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     max_epochs: Optional[int] = typer.Option(None, help="Override trainer.max_epochs."),
     resume: bool = typer.Option(False, help="Continue from RUN/checkpoints/last.ckpt."),
 ) -> None:
-    """Train the experiment described by CONFIG; writes checkpoints, logs/metrics.csv and model.pt."""
+    """Train the experiment described by CONFIG; writes checkpoints, logs/metrics.csv and model.pt.
+
+    An own-data folder is checked first (as `nmkit WORKFLOW dataset check`): any problem stops here, exit 2.
+    """
     from nmkit.engine import load_config
     from nmkit.engine import train as run_training
+    from nmkit.engine.train import train_folds
 
-    cfg = load_config(config)
+    cfg = load_config(config, data=data)
     out = out or Path("runs") / config.stem
-    bundle = run_training(cfg, out, devices=devices, strategy=strategy, resume=resume, max_epochs=max_epochs)
+    if folds is not None:
+        result = train_folds(cfg, out, folds, max_epochs=max_epochs, log=typer.echo)
+        for name, mean in result["mean"].items():
+            typer.echo(f"{name}: {mean:.4f} +/- {result['sd'][name]:.4f} (mean +/- sd over {folds} folds)")
+        typer.echo(f"folds written to {out / 'folds.json'}")
+        return
+    bundle = run_training(cfg, out, devices=devices, strategy=strategy, resume=resume, max_epochs=max_epochs,
+                          log=typer.echo)
     typer.echo(f"model written to {bundle}")
 
 
@@ -208,6 +223,38 @@ def serve(
                         iu_limit=iu_limit, du_limit=du_limit, gbp_background=gbp_background, workers=workers)
     typer.echo(f"nmkit serving on http://{host}:{port} (data in {data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@reports_input_errors
+def node(
+    aet: str = typer.Option("NMKIT", "--aet", help="This node's AE title (up to 16 characters)."),
+    port: int = typer.Option(11112, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (only this machine unless you change it)."),
+    data_dir: Path = typer.Option(Path("nmkit-node"), "--data-dir", help="Received instances, results, rejected "
+                                  "series and the QC history database."),
+    forward_to: Optional[str] = typer.Option(None, "--forward", help="AET@HOST:PORT: C-STORE every SEG, SR, SC "
+                                             "(and predicted PT series) there."),
+    idle_s: float = typer.Option(5.0, "--idle-s", min=0.1, help="A series is complete after this many seconds "
+                                 "without a new instance."),
+    queue_size: int = typer.Option(64, "--queue", min=1, help="Complete series waiting for analysis, at most."),
+) -> None:
+    """A DICOM node: receive series (C-STORE, C-ECHO), analyse each with its workflow, store and forward results."""
+    import logging
+
+    from nmkit.dicom.forward import Destination
+    from nmkit.dicom.node import Node
+    from nmkit.errors import InputError
+    from nmkit.workflows.routes import node_routes
+
+    if not 0 < len(aet) <= 16:
+        raise InputError("--aet", f"{aet!r} is not an AE title of 1 to 16 characters")
+    destination = Destination.parse(forward_to) if forward_to else None
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("nmkit.node").setLevel(logging.INFO)
+    logging.getLogger("pynetdicom").setLevel(logging.ERROR)
+    typer.echo(f"nmkit node {aet} on {host}:{port} (data in {data_dir}); Ctrl-C stops it")
+    Node(data_dir, node_routes(data_dir), aet, destination, idle_s, queue_size).serve(host, port)
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from nmkit.phantoms.chest import (CSV_COLUMNS, ChestSpec, generate_chest_xray, g
                                   read_chest_csv, to_png8, write_chest_set)
 
 SMALL = ChestSpec(shape=(64, 64))
+SIMPLE_DIGEST = "57425c0a2ebe"
+"""sha256 (first 12 hex) of image 0, seed 7, 96 px, simple style, as made before the realistic style existed."""
 
 
 def _digest(folder) -> dict[str, str]:
@@ -105,3 +107,17 @@ def test_csv_reader_names_the_missing_columns(tmp_path):
     (tmp_path / "dataset.csv").write_text("filepath,rds\nx.png,1\n")
     with pytest.raises(InputError, match="exist_json, roi_area, height, width"):
         read_chest_csv(tmp_path / "dataset.csv")
+
+
+def test_realistic_style_is_seeded_varied_and_keeps_the_simple_style_bytes():
+    spec = ChestSpec(shape=(64, 64), style="realistic", rotated_rate=0.0)
+    a, b = generate_chest_xrays(spec, 6, seed=2), generate_chest_xrays(spec, 6, seed=2)
+    for x, y in zip(a, b):
+        assert np.array_equal(x.pixels, y.pixels) and np.array_equal(x.lung_mask, y.lung_mask)
+        assert x.pixels.dtype == np.uint16 and x.pixels.max() <= 4095
+        assert 0.05 < x.lung_mask.mean() < 0.6 and len(lung_polygons(x.lung_mask)) == 2
+    assert len({x.pixels.tobytes() for x in a}) == 6
+    simple = generate_chest_xray(ChestSpec(shape=(96, 96)), 7, 0)  # the simple style's bytes as before the option
+    assert hashlib.sha256(simple.pixels.tobytes()).hexdigest()[:12] == SIMPLE_DIGEST
+    with pytest.raises(ValueError, match="style must be one of simple, realistic"):
+        ChestSpec(style="cartoon")

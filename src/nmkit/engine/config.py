@@ -39,8 +39,8 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML experiment config and merge it over :data:`DEFAULTS`."""
+def load_config(path: str | Path, data: str | Path | None = None) -> dict[str, Any]:
+    """Read a YAML experiment config and merge it over :data:`DEFAULTS`; ``data`` overrides ``data.root``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "config file not found")
@@ -55,5 +55,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise InputError(path, "has no 'workflow' key (e.g. workflow: qc)")
     if not config["model"].get("name"):
         raise InputError(path, "has no 'model: name:' entry")
+    if data is not None:
+        config["data"]["root"] = str(data)
+        config["data"].pop("phantom", None)
     config["source"] = str(path)
     return config

@@ -26,7 +26,7 @@ FIXED_DATE, FIXED_TIME = "20000101", "000000"
 GATED_KEYS = ("heart_rate_bpm", "r_r_ms", "n_time_slots", "intervals_acquired")
 
 
-def _uid(*parts: str) -> UID:
+def derived_uid(*parts: str) -> UID:
     """A 2.25 UID from the name-based (SHA-1) UUID of ``parts``: the same parts, the same UID."""
     name = "\x1f".join(("nmkit", *parts))
     return UID(f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, name).int}")
@@ -107,15 +107,15 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
         raise ValueError(f"extra holds unknown DICOM keywords: {', '.join(unknown)}")
     content = hashlib.sha256(pixels.tobytes() + repr((spacing, sorted((gated or {}).items()),
                                                       sorted((extra or {}).items(), key=str))).encode())
-    sop_uid = _uid("sop", patient_id, series_description, content.hexdigest())
+    sop_uid = derived_uid("sop", patient_id, series_description, content.hexdigest())
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = NuclearMedicineImageStorage, sop_uid
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID, ds.SOPInstanceUID = NuclearMedicineImageStorage, sop_uid
-    ds.StudyInstanceUID = _uid("study", patient_id)
-    ds.SeriesInstanceUID = _uid("series", patient_id, series_description)
+    ds.StudyInstanceUID = derived_uid("study", patient_id)
+    ds.SeriesInstanceUID = derived_uid("series", patient_id, series_description)
     ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = patient_id, patient_id, "", ""
     for prefix in ("Study", "Series", "Acquisition", "Content"):
         setattr(ds, f"{prefix}Date", FIXED_DATE)
@@ -143,4 +143,4 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
     return path
 
 
-__all__ = ["GATED_KEYS", "write_nm_dicom"]
+__all__ = ["GATED_KEYS", "derived_uid", "write_nm_dicom"]

@@ -57,27 +57,33 @@ def shipped_models() -> dict[str, Path]:
     return {p.stem: p for p in sorted(root.glob("*/default_model/*.pt"))}
 
 
-def resolve_model(name_or_path: str | Path) -> Path:
-    """The bundle file for a path, or for a shipped model's name."""
-    path = Path(name_or_path)
+def resolve_model_path(model: str | Path, what: str = "--model") -> Path:
+    """The bundle file for a path, or for a shipped model's name; InputError (naming ``what``) when it is neither."""
+    path = Path(model)
     if path.is_file():
         return path
     shipped = shipped_models()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
-    raise InputError(name_or_path, f"is neither a model file nor a shipped model ({', '.join(shipped)})")
+    if str(model) in shipped:
+        return shipped[str(model)]
+    raise InputError(model, f"is neither a model file nor a shipped model ({what}; shipped: {', '.join(shipped)})")
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The bundle file for a path, or for a shipped model's name."""
+    return resolve_model_path(name_or_path)
 
 
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
-    """The bundle at ``path``, else the ``shipped`` default; ``info["model_path"]`` says which was loaded.
+    """The bundle at ``path`` (a file or a shipped model's name), else the ``shipped`` default;
+    ``info["model_path"]`` says which was loaded.
 
     With neither, an InputError says no default ``what`` model is shipped yet and how to ``train`` one.
     """
     if path is None and (shipped is None or not shipped.is_file()):
         raise InputError("--model", f"no default {what} model is shipped yet; pass --model PATH (train one with "
                                     f"`{train}`)")
-    chosen = Path(path) if path is not None else shipped
+    chosen = resolve_model_path(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     return model, info

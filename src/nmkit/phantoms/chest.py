@@ -19,6 +19,14 @@ classifier can learn). Exposure (offset, gain, gamma), detector blur and noise v
 ``rotated_rate`` of the images are stored rotated by +/-90 degrees (mask too), the case the study's
 rotation test-time augmentation was made for.
 
+The ``realistic`` style (``ChestSpec.style``; ``adult_rate`` of its bodies adult, PA, the others neonatal, AP) is
+for lung segmenters that must hold up on real radiographs: a trunk that fills the frame with a chest wall, lungs
+drawn as anatomical outlines (apex, lateral wall, sharp costophrenic angle, diaphragm dome, the heart's border on
+the left) whose air thins towards their edges, vessels from the hila, posterior ribs with a brighter cortex and
+fainter anterior ribs, clavicles, scapular edges and breast shadows (adults), a stomach bubble; then patient
+tilt (+/-10 degrees), detector blur, scatter, a heel-effect gradient, a random window and S-shaped display curve,
+noise, collimation borders and burned-in text markers (R, L, AP, a line of text). Adults carry no devices.
+
 Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
 draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
 a smaller ``n`` gives a prefix of a larger set.
@@ -33,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
 from scipy import ndimage
 
 from nmkit.atomic import atomic_dir
@@ -51,6 +60,8 @@ CSV_COLUMNS = ("filepath", "rds", "exist_json", "roi_area", "height", "width", "
                "rotated", "mask", "json")
 """The study's columns (filepath, rds, exist_json, roi_area, height, width), then the phantom's truth."""
 FORMATS = ("png", "dicom")
+STYLES = ("simple", "realistic")
+"""``simple``: the neonatal phantom above; ``realistic``: adult and neonatal bodies closer to real radiographs."""
 LUNG_LABEL = "lung"
 
 
@@ -67,13 +78,17 @@ class ChestSpec:
     noise_range: tuple[float, float] = (0.004, 0.02)
     gamma_range: tuple[float, float] = (0.8, 1.25)
     rotated_rate: float = 0.05
+    style: str = "simple"
+    adult_rate: float = 0.5
 
     def __post_init__(self) -> None:
         shape = tuple(int(v) for v in self.shape)
         if len(shape) != 2 or not all(32 <= v <= 4096 for v in shape):
             raise ValueError(f"shape must be (rows, cols), each 32-4096, not {self.shape}")
         object.__setattr__(self, "shape", shape)
-        for name in ("rds_fraction", "device_rate", "rotated_rate"):
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        for name in ("rds_fraction", "device_rate", "rotated_rate", "adult_rate"):
             if not 0 <= float(getattr(self, name)) <= 1:
                 raise ValueError(f"{name} must be 0-1, not {getattr(self, name)}")
         rates = tuple(float(v) for v in self.confounded_rates)
@@ -233,6 +248,8 @@ def _draw_devices(canvas: _Canvas, devices: tuple[str, ...], rng: np.random.Gene
 
 def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray:
     """Image ``index`` of the set drawn with ``seed`` (see the module docstring)."""
+    if spec.style == "realistic":
+        return _realistic_xray(spec, seed, index)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     u = rng.uniform
     rows, cols = spec.shape
@@ -291,6 +308,184 @@ def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray
     signal = offset + gain * np.clip(density / 3.6, 0.0, 1.0) ** gamma
     signal += rng.standard_normal(spec.shape) * u(*spec.noise_range) * MAX_VALUE
     pixels = np.clip(np.rint(signal), 0, MAX_VALUE).astype(np.uint16)
+    rotated = int(rng.choice((90, -90))) if rng.random() < spec.rotated_rate else 0
+    if rotated:
+        pixels, lung_mask = np.rot90(pixels, rotated // 90).copy(), np.rot90(lung_mask, rotated // 90).copy()
+    return ChestXray(pixels, lung_mask, rds, grade, devices, rotated, spec.pixel_mm)
+
+
+# --- The realistic style: adult and neonatal bodies, anatomical lung outlines, scatter, collimation, markers. ---
+
+def _smooth_closed(points: np.ndarray, steps: int = 12) -> np.ndarray:
+    """A closed Catmull-Rom curve through control points (K, 2)."""
+    p = np.asarray(points, dtype=np.float64)
+    p0, p1, p2, p3 = np.roll(p, 1, 0), p, np.roll(p, -1, 0), np.roll(p, -2, 0)
+    t = np.linspace(0, 1, steps, endpoint=False)[None, :, None]
+    curve = 0.5 * (2 * p1[:, None] + (p2 - p0)[:, None] * t + (2 * p0 - 5 * p1 + 4 * p2 - p3)[:, None] * t ** 2
+                   + (3 * p1 - p0 - 3 * p2 + p3)[:, None] * t ** 3)
+    return curve.reshape(-1, 2)
+
+
+def _fill(canvas: _Canvas, outline_uv: np.ndarray) -> np.ndarray:
+    """Boolean map of the polygon ``outline_uv`` (K, 2) drawn in thorax coordinates."""
+    picture = PILImage.new("1", (canvas.shape[1], canvas.shape[0]), 0)
+    xy = [(canvas.centre[1] + u * canvas.half[1], canvas.centre[0] + v * canvas.half[0]) for u, v in outline_uv]
+    ImageDraw.Draw(picture).polygon(xy, fill=1)
+    return np.asarray(picture, dtype=bool)
+
+
+def _lung_outline(side: float, adult: bool, heart_edge: float, rng: np.random.Generator) -> np.ndarray:
+    """Control points (u, v) of one lung: apex, lateral wall, costophrenic angle, diaphragm dome, medial border
+    (on the left lung, the heart's border)."""
+    u = rng.uniform
+    apex_v = u(-0.95, -0.82) if adult else u(-0.85, -0.7)
+    lateral = u(0.76, 0.9)
+    base = u(0.5, 0.72) if adult else u(0.38, 0.55)
+    dome = base - u(0.2, 0.35) + (0.05 if side > 0 else -0.02)
+    medial = u(0.09, 0.14)
+    points = [(0.3 * lateral + u(0.0, 0.08), apex_v), (0.62 * lateral, apex_v + u(0.08, 0.14)),
+              (0.9 * lateral, -0.45 + u(-0.05, 0.05)), (lateral, -0.05 + u(-0.05, 0.05)),
+              (lateral - u(0.0, 0.04), base - 0.25), (lateral - u(0.02, 0.07), base),
+              (lateral - u(0.12, 0.18), base - 0.06), (0.55 * lateral, dome), (0.3 * lateral, dome + u(0.02, 0.08))]
+    if side > 0:  # the heart's left border bulges into the left lung
+        points += [(heart_edge, dome + u(0.0, 0.06)), (heart_edge + u(-0.02, 0.03), 0.12), (0.5 * heart_edge + 0.08,
+                   -0.18), (medial + u(0.02, 0.08), -0.35)]
+    else:
+        points += [(u(0.18, 0.26), dome + u(0.02, 0.08)), (u(0.16, 0.22), 0.1), (medial + 0.04, -0.3)]
+    points += [(medial, -0.62), (0.2 * lateral, apex_v + 0.06)]
+    return np.array([(side * pu, pv) for pu, pv in points])
+
+
+def _markers(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Burned-in text as real images carry: a side marker (R or L) and sometimes a line of text; 0..1 map."""
+    picture = PILImage.new("L", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(picture)
+    size = int(min(shape) * rng.uniform(0.05, 0.1))
+    font = ImageFont.load_default(size=max(size, 6))
+    x, y = rng.uniform(0.02, 0.15) * shape[1], rng.uniform(0.02, 0.2) * shape[0]
+    if rng.random() < 0.5:
+        x = shape[1] - x - size
+    draw.text((x, y), str(rng.choice(["R", "L", "PA", "AP", "SUPINE"])), fill=255, font=font)
+    if rng.random() < 0.4:
+        small = ImageFont.load_default(size=max(size // 2, 5))
+        text = "".join(rng.choice(list("ABCDEFGHKLMNPRSTUVWXYZ0123456789 :/.")) for _ in range(int(rng.integers(6, 20))))
+        draw.text((rng.uniform(0.02, 0.4) * shape[1], rng.choice([0.02, 0.9]) * shape[0]), text, fill=255, font=small)
+    return np.asarray(picture, dtype=np.float64) / 255.0
+
+
+def _display(density: np.ndarray, rng: np.random.Generator, spec: ChestSpec) -> np.ndarray:
+    """Detector and processing: blur, scatter, a random window and S-shaped LUT, noise; 12-bit display values."""
+    u = rng.uniform
+    rows, cols = density.shape
+    density = ndimage.gaussian_filter(density, u(0.4, 1.6) * min(density.shape) / 256)
+    density = density + u(0.0, 0.6) * ndimage.gaussian_filter(density, 0.08 * min(density.shape))  # scatter
+    vv, uu = np.mgrid[0:rows, 0:cols] / max(rows, cols)
+    density = density * (1 + u(-0.15, 0.15) * (vv - 0.5) + u(-0.1, 0.1) * (uu - 0.5))  # heel effect
+    low, high = np.percentile(density, (u(0.0, 5.0), u(97.0, 100.0)))
+    t = np.clip((density - low) / max(high - low, 1e-9), 0.0, 1.0) ** u(0.5, 1.8)
+    k = u(0.5, 5.0)
+    t = 0.5 + 0.5 * np.tanh(k * (t - 0.5)) / np.tanh(0.5 * k)
+    t = t + rng.standard_normal(density.shape) * u(*spec.noise_range) * 1.5
+    return np.clip(t, 0.0, 1.0)
+
+
+def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
+    """One image of the realistic style (see the module docstring)."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
+    u = rng.uniform
+    rows, cols = spec.shape
+    rds = int(rng.random() < spec.rds_fraction)
+    grade = int(rng.integers(1, 5)) if rds else 0
+    adult = bool(rng.random() < spec.adult_rate)
+    half = (rows * u(0.36, 0.5), cols * u(0.38, 0.52))
+    centre = (rows * u(0.42, 0.58), cols * u(0.45, 0.55))
+    c = _Canvas(spec.shape, centre, half)
+    # Body: a thick trunk, neck, shoulders and (neonates) arms; abdomen below.
+    width = u(1.15, 1.45)
+    c.density += 1.2 * np.clip(1 - np.abs(c.u / width) ** u(3, 8), 0, 1) ** 0.5 * (c.v > -1.25)
+    c.density += u(0.2, 0.5) * np.exp(-((np.abs(c.u) - u(0.92, 1.02)) / 0.1) ** 2) * (c.v > -0.9)  # chest wall
+    c.density += 0.9 * np.sqrt(np.clip(1 - (c.u / 0.3) ** 2, 0, 1)) * (c.v < -0.9)
+    for side in (-1.0, 1.0):
+        c.density += 0.7 * c.ellipse((side * u(0.95, 1.15), u(-1.2, -0.95)), 0.35, 0.25)
+        if not adult and rng.random() < 0.5:
+            c.density += 0.6 * ((np.abs(side * c.u - u(1.3, 1.5)) < 0.14) & (c.v < 0.8))
+    # Heart and lungs.
+    ctr = u(0.42, 0.52) if adult else u(0.5, 0.62)
+    heart_centre = (u(0.06, 0.14), u(0.15, 0.3))
+    heart = c.ellipse(heart_centre, ctr * 0.85, u(0.32, 0.42), u(-0.6, -0.25))
+    heart_edge = heart_centre[0] + ctr * 0.75
+    lungs = np.zeros(spec.shape, dtype=bool)
+    for side in (-1.0, 1.0):
+        lungs |= _fill(c, _smooth_closed(_lung_outline(side, adult, heart_edge, rng)))
+    lung_mask = lungs & ~heart
+    if not lung_mask.any():
+        lung_mask = lungs
+    depth = ndimage.distance_transform_edt(lung_mask) / (0.12 * half[1])
+    air = ndimage.gaussian_filter(np.clip(depth, 0, 1) ** 0.6, 0.003 * min(spec.shape) + 0.3)
+    air *= 1 - u(0.0, 0.35) * np.clip((c.v - 0.0) / 0.6, 0, 1)  # soft tissue over the bases
+    granular = _texture(spec.shape, 0.006 * min(spec.shape) + 0.4, rng)
+    opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else 0.1 * granular
+    c.density -= u(0.6, 0.95) * air * (1 - np.clip(opacity, 0, 1))
+    # Vessels: branches from each hilum, fading outwards.
+    vessels = []
+    for side in (-1.0, 1.0):
+        for _ in range(int(rng.integers(8, 16))):
+            start = (side * u(0.15, 0.3), u(-0.3, 0.1))
+            angle, length = u(-0.9 * np.pi, 0.9 * np.pi) / 2, u(0.2, 0.55)
+            end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
+            mid = ((start[0] + end[0]) / 2 + u(-0.06, 0.06), (start[1] + end[1]) / 2 + u(-0.06, 0.06))
+            vessels.append(bezier([start, mid, end], 8))
+    c.density += u(0.08, 0.2) * c.strokes(vessels, u(0.6, 1.2) * c.line_px) * lung_mask
+    # Mediastinum, trachea, heart, diaphragm and abdomen, stomach gas.
+    c.density += 0.6 * ndimage.gaussian_filter(((np.abs(c.u) < u(0.14, 0.22)) & (c.v > -1.1)).astype(float), 2)
+    c.density += 0.35 * c.ellipse((0.0, -0.5), u(0.14, 0.3) if not adult else 0.1, 0.25)
+    c.density -= 0.3 * ((np.abs(c.u - u(-0.02, 0.02)) < 0.035) & (c.v < u(-0.45, -0.3)))
+    c.density += 0.6 * ndimage.gaussian_filter(heart.astype(np.float64), 2)
+    below = np.cumsum(lungs[::-1], axis=0)[::-1] == 0  # below the lowest lung pixel in each column
+    c.density += 0.55 * ndimage.gaussian_filter((below & (c.v > 0.0)).astype(float), 1.5)
+    c.density -= u(0.0, 0.4) * c.ellipse((u(0.3, 0.5), u(0.55, 0.8)), u(0.08, 0.18), u(0.05, 0.12))
+    # Skeleton: spine, posterior ribs with brighter cortex, faint anterior ribs, clavicles, scapular edges.
+    spine = np.abs(c.u) < 0.07
+    c.density += spine * (0.1 + 0.06 * (np.cos(2 * np.pi * c.v / u(0.09, 0.12)) > -0.2))
+    step, slope = (u(0.15, 0.18), u(0.25, 0.4)) if adult else (u(0.14, 0.17), u(0.08, 0.2))
+    top = u(-0.95, -0.85)
+    posterior = [bezier([(side * 0.07, v0), (side * 0.5, v0 - 0.1), (side * 1.0, v0 + slope)], 14)
+                 for v0 in top + step * np.arange(10) + u(-0.015, 0.015, 10) for side in (-1.0, 1.0)]
+    thick = u(0.018, 0.03) * half[0]
+    rib_value = u(0.2, 0.45)
+    c.density += rib_value * (c.strokes(posterior, thick) - 0.5 * c.strokes(posterior, 0.5 * thick))
+    anterior = [bezier([(side * 0.95, v0 + 0.1), (side * 0.6, v0 + 0.2), (side * 0.3, v0 + 0.45)], 10)
+                for v0 in top + 0.1 + step * np.arange(6) for side in (-1.0, 1.0)]
+    c.density += 0.4 * rib_value * c.strokes(anterior, 0.8 * thick)
+    for side in (-1.0, 1.0):
+        y0 = u(-1.0, -0.85) if adult else u(-0.95, -0.8)
+        c.curve([(side * 0.1, y0), (side * 0.4, y0 + u(-0.1, 0.05)), (side * u(0.7, 0.9), y0 - u(0.05, 0.15))],
+                u(0.025, 0.04) * half[0], 0.4)
+        if adult:
+            c.curve([(side * 0.95, -0.9), (side * u(0.75, 0.85), -0.5), (side * 0.9, u(-0.1, 0.1))], 0.012 * half[0],
+                    0.15)
+    if adult and rng.random() < 0.5:  # breast shadows over the bases
+        for side in (-1.0, 1.0):
+            c.density += u(0.1, 0.3) * ndimage.gaussian_filter(
+                c.ellipse((side * 0.6, u(0.45, 0.7)), 0.4, 0.3).astype(np.float64), 3)
+    devices = _devices_present(spec, rds, rng) if not adult else ()
+    _draw_devices(c, devices, rng)
+    density = np.clip(c.density, 0.0, None)
+    # Patient tilt and rotation, then detector, collimation and burned-in markers.
+    angle = u(-10, 10)
+    density = ndimage.rotate(density, angle, reshape=False, order=1, mode="nearest")
+    lung_mask = ndimage.rotate(lung_mask.astype(np.uint8), angle, reshape=False, order=0) > 0
+    signal = _display(density, rng, spec)
+    if rng.random() < 0.4:
+        edges = (u(0, 0.08, 4) * np.array([rows, rows, cols, cols])).astype(int)
+        level = float(rng.choice([0.0, 1.0])) if rng.random() < 0.7 else u(0.0, 1.0)
+        frame = np.ones(spec.shape, dtype=bool)
+        frame[edges[0]:rows - edges[1], edges[2]:cols - edges[3]] = False
+        signal[frame] = level
+        lung_mask &= ~frame
+    if rng.random() < 0.7:
+        signal = np.maximum(signal, _markers(spec.shape, rng) * u(0.8, 1.0))
+    pixels = np.clip(np.rint(signal * MAX_VALUE), 0, MAX_VALUE).astype(np.uint16)
     rotated = int(rng.choice((90, -90))) if rng.random() < spec.rotated_rate else 0
     if rotated:
         pixels, lung_mask = np.rot90(pixels, rotated // 90).copy(), np.rot90(lung_mask, rotated // 90).copy()

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     (data_dir / "uploads").mkdir(parents=True, exist_ok=True)
     history = FloodHistory(database_url(data_dir, settings.database_url))
     options = {"iu_limit": settings.iu_limit, "du_limit": settings.du_limit, "qc_history": history,
-               "gbp_background": settings.gbp_background}
+               "gbp_background": settings.gbp_background, "dicom_results": True}
     models = Models(settings.models)
     runner = JobRunner(data_dir, models, options, settings.workers)
     static = resources.files("nmkit.web") / "static"
@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if path is None:
             raise HTTPException(404, "no such file.")
         headers = {"Content-Security-Policy": REPORT_POLICY} if name.endswith(".html") else {}
-        download = name.endswith((".json", ".nii.gz", ".u8"))
+        download = name.endswith((".json", ".nii.gz", ".u8", ".zip"))
         return FileResponse(path, headers=headers, filename=name if download else None,
                             media_type="application/octet-stream" if name.endswith(".u8") else None)
 

@@ -15,7 +15,7 @@ TINY = {"rds-unet-small": {"depth": 3, "work_size": 32, "decoder_width": 8},
 
 def test_registered():
     assert set(list_models("rds-*")) == {"rds-unet-effb5", "rds-unet-small", "rds-effnet-b0", "rds-effnet-b3",
-                                         "rds-effnet-b5", "rds-cnn-small", "rds-joint"}
+                                         "rds-effnet-b5", "rds-cnn-small", "rds-joint", "rds-ensemble"}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

@@ -43,3 +43,14 @@ def test_tta_runs_below_the_threshold_and_averages_three_rotations():
     assert mask.sum() == 2 * 8 * 8  # left quarter, top and bottom quarters: two of three rotations agree
     _, info = segment_lungs(model, image, PostProcess(median=False, tta=False, area_fraction=0.3))
     assert not info["rotation_tta"] and info["area_threshold_px"] == 0.3 * 32 * 32
+
+
+def test_drop_islands_keeps_both_lungs_and_drops_specks():
+    from nmkit.workflows.rds.postprocess import drop_islands
+
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[5:35, 3:15] = True  # right lung
+    mask[8:30, 24:36] = True  # left lung, a bit smaller
+    mask[1:3, 37:39] = True  # a speck on a marker
+    kept = drop_islands(mask)
+    assert kept[5:35, 3:15].all() and kept[8:30, 24:36].all() and not kept[1:3, 37:39].any()

@@ -104,3 +104,17 @@ def test_joint_without_its_bundles_is_refused(tiny_models, tiny_kwargs):
     del config["init_bundles"]
     with pytest.raises(InputError, match="init_bundles: segmenter"):
         build_task(config)
+
+
+def test_augment_radiograph_moves_masks_with_images_and_is_seeded():
+    from nmkit.workflows.rds.data import augment_radiograph
+
+    images = torch.zeros(4, 1, 32, 32)
+    images[:, :, 8:24, 8:16] = 1.0  # a bright block; the mask marks the same block
+    masks = (images[:, 0] > 0).long()
+    out, moved = augment_radiograph(images, masks, torch.Generator().manual_seed(0))
+    again, _ = augment_radiograph(images, masks, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again) and out.shape == images.shape and moved.shape == masks.shape
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    inside, outside = out[:, 0][moved == 1].mean(), out[:, 0][moved == 0].mean()
+    assert inside > outside + 0.3  # the mask still covers the bright block after the shared affine

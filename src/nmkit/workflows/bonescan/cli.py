@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Knee degenerative joint disease grade on whole-body bone scans.", no_args_is_help=True)
 
@@ -84,6 +85,7 @@ def predict(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the overlay PNG."),
     method: str = typer.Option("anatomy", "--method", help="Knee finder: anatomy (default) or plan."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """DJD grade (0 normal .. 4 severe) and grade probabilities for each knee."""
     from nmkit.errors import InputError
@@ -92,11 +94,23 @@ def predict(
 
     if method not in METHODS:
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, not {method!r}")
+    sources = sources_for(scan, dicom_out)
     net, info = load_bonescan_model(model)
     analysis = KneeDJD(scan, method).analyze(net, info)
     if out is not None:
         analysis.plot_analyzed_image(out / f"{analysis.scan.path.stem}.knees.png")
-    print_json(analysis.results_data().as_dict()) if json_out else typer.echo(analysis.results())
+    result = analysis.results_data().as_dict()
+    if dicom_out:
+        import tempfile
+
+        from nmkit.workflows.bonescan.dicom_results import dicom_results
+
+        with tempfile.TemporaryDirectory() as tmp:  # the SC needs the figure even without --out
+            if out is None:
+                analysis.plot_analyzed_image(Path(tmp) / "knees.png")
+            result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
+        result["overlay_png"] = None if out is None else result["overlay_png"]
+    print_json(result) if json_out else typer.echo(analysis.results())
 
 
 @app.command()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
+from nmkit.workflows.bonescan.dicom_results import dicom_results
 from nmkit.workflows.bonescan.data import load_scan
 
 
@@ -28,7 +30,8 @@ def run(ctx: RunContext) -> Outcome:
     result = analysis.results_data().as_dict()
     numbers = [Number(f"knees.{i}.grade", f"{knee['side']} knee DJD grade", knee["grade"], knee["grade_name"])
                for i, knee in enumerate(result["knees"])]
-    return Outcome(result, numbers, ["scan.knees.png"])
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
+    return Outcome(result, numbers, ["scan.knees.png"], downloads=dicom)
 
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",

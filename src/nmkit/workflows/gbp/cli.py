@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="ECG-gated blood pool (MUGA): LV segmentation and ejection fraction.", no_args_is_help=True)
 
@@ -69,12 +70,20 @@ def ef(
     fwhm_mm: float = typer.Option(12.0, "--fwhm-mm", help="System resolution (FWHM, mm) for --background spill."),
     out: Path = typer.Option(Path("gbp-ef"), "--out", help="Folder for the ROI overlay and the curve PNGs."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
     from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
 
-    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(*load_gbp_model(model))
+    sources = sources_for(study, dicom_out)
+    net, info = load_gbp_model(model)
+    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(net, info)
     name = study.name
     analysis.plot_analyzed_image(out / f"{name}.rois.png")
     analysis.plot_curve(out / f"{name}.curve.png")
-    print_json(analysis.results_data().as_dict()) if json_out else typer.echo(analysis.results())
+    result = analysis.results_data().as_dict()
+    if dicom_out:
+        from nmkit.workflows.gbp.dicom_results import dicom_results
+
+        result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
+    print_json(result) if json_out else typer.echo(analysis.results())

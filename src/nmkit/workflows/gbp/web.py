@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
+from nmkit.workflows.gbp.dicom_results import dicom_results
 
 
 def claims(probe: Probe) -> bool:
@@ -31,7 +33,8 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("ef", "LV ejection fraction", result["ef"], "%"),
                Number("ed_frame", "ED frame", result["ed_frame"]), Number("es_frame", "ES frame", result["es_frame"]),
                Number("background_per_pixel", "background", result["background_per_pixel"], "counts/pixel")]
-    return Outcome(result, numbers, ["study.rois.png", "study.curve.png"])
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(analysis, sources, info))
+    return Outcome(result, numbers, ["study.rois.png", "study.curve.png"], downloads=dicom)
 
 
 WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, sources_for
 
 app = typer.Typer(help="Early to delayed 18F-FDG PET translation (pix2pix vs CycleGAN), SUVbw I/O.",
                   no_args_is_help=True)
@@ -67,16 +68,19 @@ def synth(
 @reports_input_errors
 def predict(
     early: Path = typer.Argument(..., help="Early PET: SUV NIfTI (.nii/.nii.gz) or DICOM PT file/folder."),
-    output: Path = typer.Option(..., "-o", "--out", help="Predicted delayed volume (.nii.gz)."),
+    output: Path = typer.Option(..., "-o", "--out", help="Predicted delayed volume: a folder (a new PT DICOM "
+                                "series, one file per slice; needs a DICOM early series) or a .nii/.nii.gz file."),
     model: Optional[Path] = typer.Option(None, "--model",
                                          help="Generator bundle from `nmkit train` (default: the shipped one)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
-    from nmkit.workflows.pet.analyse import load_pet_model, predict_file
+    from nmkit.workflows.pet.dicom_results import SERIES, predict_to, prediction_target, series_sources
 
-    generator, _ = load_pet_model(model)
-    result = predict_file(early, output, generator)
+    target = prediction_target(output)
+    sources = series_sources(early) if target == SERIES else sources_for(early, dicom_out)
+    result = predict_to(early, output, model, sources, dicom_out)
     print_json(result) if json_out else typer.echo(
         f"delayed volume written to {output} (SUVmax {result['predicted_suv_max']:.2f})")
 

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Gamma-camera flood-field uniformity QC (NEMA NU 1 + CNN).", no_args_is_help=True)
 
@@ -74,27 +75,33 @@ def check(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store each check in the QC history "
                                             "in this folder (as `nmkit serve` does)."),
     db_url: Optional[str] = typer.Option(None, "--db-url", help="Store each check in this QC history database."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
     from nmkit.workflows.qc.battery._frames import head_images
     from nmkit.workflows.qc.history import FloodHistory, database_url
 
+    sources = [sources_for(f, dicom_out) for f in files]
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output. A file of several
     # heads or energy windows gives one check per head and window.
     analyses = []
-    for f in files:
+    for index, f in enumerate(files):
         parts = head_images(f) or [(None, f)]
         for group, image in parts:
             qc = FloodQC(image, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor).analyze(net, info)
-            analyses.append((qc, group, Path(f)))
+            analyses.append((qc, group, Path(f), index))
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
-    for qc, group, f in analyses:
+    for qc, group, f, index in analyses:
         qc.plot_analyzed_image(out / f"{f.name}{'' if group is None else '.' + group.tag}.qc.png")
         result = qc.results_data().as_dict()
         if group is not None:
             result |= {"detector": group.detector, "energy_window": group.energy_window}
+        if dicom_out:
+            from nmkit.workflows.qc.dicom_results import dicom_results
+
+            result["dicom_files"] = save_results(dicom_results(qc, sources[index], info), dicom_out)
         if store is not None:
             result["history_id"] = store.record(result, qc.image.metadata, f)
         print_json(result) if json_out else typer.echo(qc.results())

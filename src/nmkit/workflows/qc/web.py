@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
+from nmkit.workflows.qc.dicom_results import dicom_results
 
 
 def claims(probe: Probe) -> bool:
@@ -27,18 +29,20 @@ def run(ctx: RunContext) -> Outcome:
     image.path = Path(ctx.name)  # a label for figures and messages only; nothing is opened by it
     heads = head_images(image, header_path=ctx.upload)
     if not heads:
-        result, numbers = _check(ctx, image, "flood.qc.png", "")
-        return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"])
+        result, numbers, qc = _check(ctx, image, "flood.qc.png", "")
+        info = ctx.model[1]
+        dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results(qc, sources, info))
+        return Outcome(result, numbers, ["flood.qc.png"], verdict=result["verdict"], downloads=dicom)
     results, numbers = [], []
     for group, head in heads:
-        result, shown = _check(ctx, head, f"flood.{group.tag}.qc.png", f"head {group.detector}: ")
+        result, shown, _ = _check(ctx, head, f"flood.{group.tag}.qc.png", f"head {group.detector}: ")
         results.append(result | {"detector": group.detector, "energy_window": group.energy_window})
         numbers += shown
     verdict = "fail" if any(r["verdict"] == "fail" for r in results) else "pass"
     return Outcome({"heads": results}, numbers, [r["map_png"] for r in results], verdict=verdict)
 
 
-def _check(ctx: RunContext, image, figure: str, prefix: str) -> tuple[dict, list[Number]]:
+def _check(ctx: RunContext, image, figure: str, prefix: str) -> tuple[dict, list[Number], FloodQC]:
     net, info = ctx.model
     qc = FloodQC(image, iu_limit=ctx.options.get("iu_limit", 5.0),
                  du_limit=ctx.options.get("du_limit")).analyze(net, info)
@@ -52,7 +56,7 @@ def _check(ctx: RunContext, image, figure: str, prefix: str) -> tuple[dict, list
         ("ufov_iu", "UFOV integral uniformity"), ("ufov_du", "UFOV differential uniformity"),
         ("cfov_iu", "CFOV integral uniformity"), ("cfov_du", "CFOV differential uniformity"))]
     numbers.append(Number("defect_probability", prefix + "AI defect probability", result["defect_probability"]))
-    return result, numbers
+    return result, numbers, qc
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",

@@ -8,11 +8,34 @@ from typing import Optional
 import typer
 
 from nmkit.console import print_json, reports_input_errors
+from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
 
-MODEL_HELP = ("Model bundle; repeat for the lung segmenter, the lung classifier and the whole-image classifier "
-              "(default: the shipped segmenter and lung classifier).")
+MODEL_HELP = ("Model bundle or shipped model's name (e.g. rds-pneumoniamnist); repeat for the lung segmenter, the "
+              "lung classifier and the whole-image classifier (default: the shipped segmenter and lung classifier).")
+
+dataset_app = typer.Typer(help="Own-data folders (dataset.csv with image, rds or another finding, mask, split, "
+                               "patient_id): check one before training.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("check")
+@reports_input_errors
+def dataset_check(
+    folder: Path = typer.Argument(..., help="Folder holding dataset.csv (paths relative to it)."),
+    label_column: str = typer.Option("rds", "--label-column", help="The binary finding's column (data.label_column)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read every row (image, mask) and list every problem at once; exit 2 when there are errors."""
+    from nmkit.console import EXIT_BAD_INPUT
+    from nmkit.datasets import check_dataset
+    from nmkit.workflows.rds.data import rds_spec
+
+    report = check_dataset(folder, rds_spec(label_column))
+    print_json(report.as_dict()) if json_out else typer.echo(report.format())
+    if not report.ok:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -64,17 +87,19 @@ def prepare(
 @app.command()
 @reports_input_errors
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A folder from `nmkit rds synth` or `nmkit rds prepare`."),
+    data: Path = typer.Option(..., "--data", help="An own-data folder (dataset.csv with an image column; its test "
+                                                   "rows), or one from `nmkit rds synth` / `prepare`."),
     model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Lung mIoU/Dice, RDS accuracy, sensitivity, specificity, AUC, and the device shortcut test."""
     from nmkit.workflows.rds.evaluate import evaluate_folder, format_evaluation
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta))
+    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta, islands=islands))
     print_json(result) if json_out else typer.echo(format_evaluation(result))
 
 
@@ -86,13 +111,22 @@ def predict(
     out: Path = typer.Option(Path("rds-predict"), "--out", help="Folder for the lung mask PNG."),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
+    islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
-    from nmkit.workflows.rds.evaluate import predict_image
+    from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = predict_image(image, model, out, PostProcess(median=median, tta=tta))
+    sources = sources_for(image, dicom_out)
+    models = load_rds_models(model)
+    result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands))
+    if dicom_out:
+        from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
+
+        result["dicom_files"] = save_results(dicom_results_of_prediction(image, result, models, sources, out),
+                                             dicom_out)
     if json_out:
         print_json(result)
     else:

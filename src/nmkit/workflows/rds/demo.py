@@ -1,6 +1,7 @@
 """The rds part of `nmkit demo`: phantom radiographs with their true lungs and, with the shipped models, the
-predicted lungs and P(RDS); the real adult chest radiograph RG1_UNCI.dcm (pydicom-data) through DICOM -> PNG and
-lung segmentation (no label: shown, not scored); and the study's 5-group split."""
+predicted lungs and P(RDS); real radiographs (the adult CR RG1_UNCI.dcm from pydicom-data through DICOM -> PNG, and
+two paediatric Kermany radiographs beside a checkout) with their predicted lungs (no manual masks: shown, not
+scored); and the study's 5-group split."""
 
 from __future__ import annotations
 
@@ -20,17 +21,26 @@ SEED = 5
 GALLERY_SIZE = 8
 SPLIT_SET = (60, 128)
 """Phantoms (number, size in px) split into the study's five groups for the demo."""
+KERMANY = Path(__file__).resolve().parents[5] / "shared" / "data" / "cxr" / "kermany"
+"""Two real paediatric radiographs beside a checkout (../shared/data); absent in an installed package."""
 
 
-def _real_radiograph() -> Path | None:
-    """The adult chest radiograph (CR, MONOCHROME1) from pydicom-data, when that test package is installed."""
+def _real_radiographs() -> dict[str, tuple[Path, str]]:
+    """Real radiographs to show (name -> (path, what it is)): the adult CR RG1_UNCI.dcm from pydicom-data when that
+    test package is installed, and the two paediatric Kermany radiographs when the checkout has the shared data
+    folder beside it (:data:`KERMANY`)."""
+    found: dict[str, tuple[Path, str]] = {}
     try:
         from pydicom.data import get_testdata_file
 
-        found = get_testdata_file("RG1_UNCI.dcm")
+        rg1 = get_testdata_file("RG1_UNCI.dcm")
+        if rg1:
+            found["RG1_UNCI.dcm (pydicom-data)"] = (Path(rg1), "adult, CR, MONOCHROME1")
     except Exception:  # noqa: BLE001  (pydicom-data absent or its store unreadable)
-        return None
-    return Path(found) if found else None
+        pass
+    for path in sorted(KERMANY.glob("*.jpeg")) if KERMANY.is_dir() else []:
+        found[f"{path.name} (Kermany 2018, CC BY 4.0)"] = (path, "paediatric, JPEG")
+    return found
 
 
 def _shipped_models() -> dict | None:
@@ -89,28 +99,29 @@ def rds_demo(out: Path) -> list[Section]:
     models = _shipped_models()
     gallery_rows, figures = _gallery(out, models)
     split_rows, split_figure = _split(out)
-    tables = [gallery_rows, split_rows]
-    real = _real_radiograph()
-    if real is not None:
-        grey = read_radiograph(real)
-        window = dicom_window(real)
-        title = "RG1_UNCI.dcm (adult, CR, MONOCHROME1) as PNG"
+    real_rows = []
+    for index, (name, (path, kind)) in enumerate(_real_radiographs().items()):
+        grey = read_radiograph(path)
+        title = f"{name}: {kind}"
+        figure = out / f"real_{index}.png"
         if models is None:
-            figures.append(overlay_figure(grey, None, out / "rg1_unci.png", title,
-                                          image_label="grey (8-bit, dense = white)"))
+            figures.append(overlay_figure(grey, None, figure, title, image_label="grey (8-bit, dense = white)"))
         else:
             lungs = segment_lungs(models["segmenter"][0], grey.astype(np.float32) / 255.0)[0]
-            figures.append(contour_figure(grey, {"predicted lungs": lungs}, out / "rg1_unci.png", title,
+            figures.append(contour_figure(grey, {"predicted lungs": lungs}, figure, title,
                                           image_label="grey (8-bit, dense = white)"))
-        tables.append([{"file": "RG1_UNCI.dcm (pydicom-data)", "size": f"{grey.shape[0]} x {grey.shape[1]}",
-                        "window (centre, width)": str(window), "photometric": "MONOCHROME1 (inverted)",
-                        "scored": "no (no label; an adult, not a neonate)" if models is not None else
-                        "no (no label; no rds model installed)"}])
-    done = ("The shipped models (phantom-trained; see default_model/MODEL_CARD.md) outline the lungs of each image "
-            "and give P(RDS) for the phantoms; the real adult radiograph is segmented but not scored."
+        window = dicom_window(path) if path.suffix == ".dcm" else None
+        real_rows.append({"file": name, "size": f"{grey.shape[0]} x {grey.shape[1]}", "kind": kind,
+                          "window (centre, width)": str(window),
+                          "scored": "no (no manual lung mask; look at the outline)" if models is not None else
+                          "no (no rds model installed)"})
+    tables = [gallery_rows, split_rows] + ([real_rows] if real_rows else [])
+    done = ("The shipped models (see default_model/MODEL_CARD.md) outline the lungs of each image and give P(RDS) "
+            "for the phantoms; the real radiographs are segmented but not scored (they have no manual masks here; "
+            "the segmenter's Dice on real adult radiographs with manual masks is in BENCHMARKS.md)."
             if models is not None else "No rds model is installed, so nothing is segmented or scored here.")
     text = (f"Phantom neonatal chest radiographs ({ChestSpec().shape[0]} px) with their true lung masks, RDS grades "
             "I-IV as ground-glass opacity with air bronchograms, and devices; the study's split into five groups by "
-            "lung area balanced for RDS (3 train, 1 val, 1 test); a real adult radiograph through the study's "
-            f"DICOM -> PNG conversion (window, MONOCHROME1 inverted). {done}")
+            "lung area balanced for RDS (3 train, 1 val, 1 test); real radiographs (an adult CR through the study's "
+            f"DICOM -> PNG conversion: window, MONOCHROME1 inverted; paediatric JPEGs where present). {done}")
     return [Section("rds: neonatal RDS on chest X-ray", text, tables, [*figures, split_figure])]

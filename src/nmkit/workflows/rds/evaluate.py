@@ -27,9 +27,11 @@ from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.metrics.classification import binary_report
 from nmkit.metrics.segmentation import dice, mean_iou
-from nmkit.models import load_bundle, shipped_model
+from nmkit.models import load_bundle, resolve_model_path, shipped_model
 from nmkit.phantoms.chest import read_chest_csv
-from nmkit.workflows.rds.data import lung_input, read_mask
+from nmkit.workflows.rds.calibrate import expected_calibration_error
+from nmkit.workflows.rds.data import (is_own_data, label_column, lung_input, read_lung_mask, read_mask,
+                                      read_own_radiograph, rds_spec)
 from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
 from nmkit.workflows.rds.prepare import read_radiograph
 
@@ -58,14 +60,15 @@ def model_role(info: dict[str, Any]) -> str:
 
 
 def load_rds_models(paths: list[Path] | None) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    """The bundles at ``paths`` keyed by role, or without any the shipped segmenter and lung classifier;
+    """The bundles at ``paths`` (files or shipped models' names) keyed by role, or without any the shipped
+    segmenter and lung classifier;
     InputError with two of one role, or without paths when the defaults are missing."""
     if not paths:
         paths = default_model_paths()
         if not all(path.is_file() for path in paths):
             raise InputError("--model", NO_DEFAULT)
     models: dict[str, tuple[nn.Module, dict[str, Any]]] = {}
-    for path in paths:
+    for path in map(resolve_model_path, paths):
         model, info = load_bundle(path)
         role = model_role(info)
         if role in models:
@@ -107,9 +110,12 @@ def _shortcut_drop(scores: list[float], labels: np.ndarray, has_device: np.ndarr
 def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
                     post: PostProcess = PostProcess()) -> dict[str, Any]:
     """Lung mIoU and Dice, RDS accuracy/sensitivity/specificity/AUC and the shortcut drops on ``data`` (its
-    ``test`` split when it has a ``split`` column, else every image)."""
+    ``test`` split when it has a ``split`` column, else every image); own-data folders go to
+    :func:`evaluate_own_data`."""
     data = Path(data)
     models = load_rds_models(model_paths)
+    if is_own_data(data):
+        return evaluate_own_data(data, models, post)
     records = read_chest_csv(data / "dataset.csv")
     if "split" in records[0]:
         records = [r for r in records if r["split"] == "test"]
@@ -158,11 +164,74 @@ def evaluate_folder(data: str | Path, model_paths: list[Path] | None,
     return result
 
 
+def _classifier(models: dict[str, tuple[nn.Module, dict[str, Any]]]) -> tuple[str, nn.Module, dict[str, Any]]:
+    """The classifier an own-data evaluation scores: the lung classifier, else the whole-image one, else joint."""
+    for role in ("lungs", "whole", "joint"):
+        if role in models:
+            return role, *models[role]
+    raise InputError("--model", "evaluating own data needs a classifier among --model")
+
+
+def evaluate_own_data(data: Path, models: dict[str, tuple[nn.Module, dict[str, Any]]],
+                      post: PostProcess = PostProcess()) -> dict[str, Any]:
+    """Accuracy, sensitivity, specificity (at the bundle's calibrated threshold, else 0.5), AUC and ECE of the
+    classifier on an own-data folder's test rows (every row without a split column), on the finding the
+    classifier was trained on (its config's ``data.label_column``); lung mIoU and Dice where rows have masks.
+    Refuses rows whose image the model was trained or validated on (the bundle's sha256 list)."""
+    from nmkit.datasets import evaluation_rows, load_dataset, overlap
+
+    role, model, info = _classifier(models)
+    trained = (info.get("config") or {}).get("data") or {}
+    label = label_column(trained)
+    dataset = load_dataset({"root": str(data)}, rds_spec(label), 0)
+    rows = evaluation_rows(dataset)
+    if not rows:
+        raise InputError(data / "dataset.csv", "has a split column but no test rows")
+    for _, (_, bundle) in models.items():
+        seen = overlap(dataset, rows, (bundle.get("dataset") or {}).get("training_sha256") or [])
+        if seen:
+            lines = ", ".join(str(row.line) for row, _ in seen[:10])
+            raise InputError(data / "dataset.csv", f"lists {len(seen)} image(s) the model {bundle['model_path']} "
+                                                   f"was trained or validated on (lines {lines}); evaluate on "
+                                                   "images it has not seen")
+    threshold = float((info.get("calibration") or {}).get("threshold", 0.5))
+    labels = np.array([row[label] for row in rows])
+    scores, mious, dices = [], [], []
+    for row in rows:
+        grey = read_own_radiograph(row["image"])
+        image = grey.astype(np.float32) / 255.0
+        mask = read_lung_mask(row["mask"], grey.shape) if row["mask"] is not None else None
+        if "segmenter" in models:
+            predicted, _ = segment_lungs(models["segmenter"][0], image, post)
+            if mask is not None:
+                mious.append(float(mean_iou(predicted.astype(np.int64), mask.astype(np.int64), 2)[0]))
+                dices.append(float(dice(predicted, mask)[0]))
+            mask = predicted
+        if role == "lungs":
+            if mask is None:
+                raise InputError(row["image"], "has no mask and no segmenter was given for the lung classifier")
+            scores.append(lung_rds_probability(models, grey, mask))
+        else:
+            scores.append(rds_probability(model, image))
+    report = binary_report(scores, labels, threshold)
+    return {"n": len(rows), "label_column": label, "classifier": role, "threshold": threshold,
+            "accuracy": report.accuracy, "sensitivity": report.sensitivity, "specificity": report.specificity,
+            "auc": report.auc, "ece": expected_calibration_error(scores, labels),
+            "positives": int(labels.sum()), "miou": float(np.mean(mious)) if mious else None,
+            "dice": float(np.mean(dices)) if dices else None,
+            "models": {k: v[1]["model_path"] for k, v in models.items()}}
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
     """The evaluation as a few human-readable lines."""
     def show(value: Any) -> str:
         return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
+    if "label_column" in result:  # own data
+        keys = ("accuracy", "sensitivity", "specificity", "auc", "ece", "threshold", "miou", "dice")
+        lines = [f"{result['n']} images, {result['positives']} with {result['label_column']} "
+                 f"({result['classifier']} classifier)"]
+        return "\n".join(lines + [f"  {key}: {show(result[key])}" for key in keys])
     keys = ("miou", "dice", "accuracy", "sensitivity", "specificity", "auc", "whole_image_accuracy",
             "joint_accuracy", "shortcut_drop_lungs", "shortcut_drop_whole_image", "shortcut_drop_joint")
     lines = [f"{result['n']} images (classifier on {result['classifier_masks']} lung masks; rotation TTA on "

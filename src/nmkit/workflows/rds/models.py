@@ -140,3 +140,24 @@ def rds_joint(segmenter: dict, classifier: dict) -> nn.Module:
         return create_model(spec["name"], **{k: v for k, v in spec.items() if k != "name"})
 
     return JointRds(build(segmenter), build(classifier))
+
+
+class CalibratedEnsemble(nn.Module):
+    """Members' logits averaged, then divided by a ``temperature`` fitted on a validation split (temperature
+    scaling, Guo et al. 2017), so the softmax reads as a calibrated probability. Returns logits (N, 2)."""
+
+    def __init__(self, members: list[nn.Module], temperature: float = 1.0):
+        super().__init__()
+        self.members, self.temperature = nn.ModuleList(members), float(temperature)
+        self.work_size = getattr(members[0], "work_size", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(0) / self.temperature
+
+
+@register_model("rds-ensemble")
+def rds_ensemble(members: list[dict], temperature: float = 1.0) -> nn.Module:
+    """Registered classifiers (each dict: ``name`` and its kwargs) averaged and temperature-scaled
+    (:class:`CalibratedEnsemble`); made from trained bundles by :func:`nmkit.workflows.rds.calibrate.ensemble`."""
+    return CalibratedEnsemble([create_model(m["name"], **{k: v for k, v in m.items() if k != "name"})
+                               for m in members], temperature)

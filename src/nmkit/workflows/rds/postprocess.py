@@ -1,6 +1,8 @@
 """The study's post-processing of a predicted lung mask, each step switchable: a median filter on the mask,
 and rotation test-time augmentation (predict again on the image turned +90 and -90 degrees and average)
-when the predicted lung area is under a threshold.
+when the predicted lung area is under a threshold; then nmkit's own last step, dropping islands: connected
+regions smaller than :data:`ISLAND_FRACTION` of the largest (specks on a marker or a collimator edge; two lungs,
+or a lung cut in two by the heart, stay).
 
 The study's threshold was 30,000 px where its lungs averaged ~100,000 px: 0.3 of the mean lung area. Here
 it is a fraction of the image's pixels, :data:`AREA_THRESHOLD_FRACTION`, so it scales with image size: the
@@ -17,17 +19,20 @@ from scipy import ndimage
 from torch import nn
 
 AREA_THRESHOLD_FRACTION = 0.045
+ISLAND_FRACTION = 0.1
 MEDIAN_FRACTION = 0.01
 """Median filter width as a fraction of the image's shorter side (5 px at 512), at least 3 px, odd."""
 
 
 @dataclass(frozen=True)
 class PostProcess:
-    """Which steps to run: ``median`` filter, rotation ``tta`` below ``area_fraction`` of the image."""
+    """Which steps to run: ``median`` filter, rotation ``tta`` below ``area_fraction`` of the image, dropping
+    ``islands``."""
 
     median: bool = True
     tta: bool = True
     area_fraction: float = AREA_THRESHOLD_FRACTION
+    islands: bool = True
 
 
 def median_size(shape: tuple[int, int]) -> int:
@@ -39,6 +44,16 @@ def median_size(shape: tuple[int, int]) -> int:
 def median_filter_mask(mask: np.ndarray) -> np.ndarray:
     """A binary mask smoothed by a median filter scaled to its size (removes specks, fills pinholes)."""
     return ndimage.median_filter(np.asarray(mask, dtype=np.uint8), size=median_size(mask.shape)).astype(bool)
+
+
+def drop_islands(mask: np.ndarray, fraction: float = ISLAND_FRACTION) -> np.ndarray:
+    """The mask without its 8-connected regions smaller than ``fraction`` of its largest."""
+    regions, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count < 2:
+        return np.asarray(mask, dtype=bool)
+    sizes = np.bincount(regions.ravel())[1:]
+    keep = np.flatnonzero(sizes >= fraction * sizes.max()) + 1
+    return np.isin(regions, keep)
 
 
 @torch.no_grad()
@@ -63,5 +78,7 @@ def segment_lungs(model: nn.Module, image: np.ndarray, post: PostProcess = PostP
     mask = probs >= 0.5
     if post.median:
         mask = median_filter_mask(mask)
+    if post.islands:
+        mask = drop_islands(mask)
     return mask, {"raw_area_px": area, "area_threshold_px": float(threshold), "rotation_tta": rotated,
-                  "median_filter": post.median}
+                  "median_filter": post.median, "islands_dropped": post.islands}

@@ -14,8 +14,8 @@ from torch import nn
 from nmkit.engine.classification import ClassifierTask
 from nmkit.engine.segmentation import SegmentationTask
 from nmkit.errors import InputError
-from nmkit.models import load_bundle, read_state_dict
-from nmkit.workflows.rds.data import RdsDataModule
+from nmkit.models import init_from, load_bundle
+from nmkit.workflows.rds.data import RdsDataModule, dataset_spec  # noqa: F401  (the engine's own-data hook)
 
 MONITOR = ("val_loss", "min")
 TASKS = ("segmentation", "classification", "joint")
@@ -49,14 +49,10 @@ def build_task(config: dict[str, Any]) -> L.LightningModule:
 
 
 def load_pretrained(net: nn.Module, path: str) -> int:
-    """Copy every tensor of a local weights file whose name and shape fit ``net`` (e.g. ImageNet weights, whose
-    1000-class head is skipped); InputError when none fits. Returns how many tensors were loaded."""
-    own = net.state_dict()
-    fitting = {k: v for k, v in read_state_dict(path).items() if k in own and own[k].shape == v.shape}
-    if not fitting:
-        raise InputError(path, "holds no weights that fit this model (names and shapes differ)")
-    net.load_state_dict(fitting, strict=False)
-    return len(fitting)
+    """Copy every tensor of a local weights file (or a bundle, or a shipped model's name) whose name, wrappers'
+    prefixes aside, and shape fit ``net`` (e.g. ImageNet weights, whose 1000-class head is skipped); InputError
+    when none fits. Returns how many tensors were loaded."""
+    return init_from(net, path)[0]
 
 
 def build_datamodule(config: dict[str, Any]) -> RdsDataModule:

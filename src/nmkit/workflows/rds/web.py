@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
+from nmkit.dicom import results_zip
 from nmkit.report.figures import contour_figure
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
 from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
 from nmkit.workflows.rds.prepare import read_radiograph
 
@@ -36,7 +38,9 @@ def run(ctx: RunContext) -> Outcome:
     numbers = [Number("lung_area_px", "lung area", result["lung_area_px"], "pixels")]
     if result["rds_probability"] is not None:
         numbers.insert(0, Number("rds_probability", "RDS probability", round(result["rds_probability"], 4)))
-    return Outcome(result, numbers, ["chest.lungs.png"], downloads=[Path(result["mask_png"]).name])
+    dicom = results_zip(ctx.upload, ctx.out, ctx.options, lambda sources: dicom_results_of_prediction(
+        ctx.upload, result, ctx.model, sources, ctx.out))
+    return Outcome(result, numbers, ["chest.lungs.png"], downloads=[Path(result["mask_png"]).name, *dicom])
 
 
 WEB = WebAnalysis("rds", "Neonatal chest X-ray: RDS",
