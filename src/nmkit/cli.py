@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Optional
 
@@ -18,11 +21,27 @@ from nmkit.workflows.rds.cli import app as rds_app
 
 app = typer.Typer(help="nmkit: deep learning workflows for nuclear medicine imaging.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-app.add_typer(qc_app, name="qc")
-app.add_typer(gbp_app, name="gbp")
-app.add_typer(pet_app, name="pet")
-app.add_typer(bonescan_app, name="bonescan")
-app.add_typer(rds_app, name="rds")
+
+
+def _pixel_cap(key: str) -> Callable[..., None]:
+    """The workflow group's callback: its pixel cap (``--max-pixel-mb``, else the workflow's own) for every
+    file its command reads."""
+    def callback(ctx: typer.Context, max_pixel_mb: Optional[float] = typer.Option(
+            None, "--max-pixel-mb", help="Refuse images that decode to more than this many MB (rows x columns x "
+                                         "frames x bytes per sample; default: the workflow's cap).")) -> None:
+        from nmkit.limits import pixel_limit
+
+        cap = import_module(f"nmkit.workflows.{key}").MAX_PIXEL_MB if max_pixel_mb is None else max_pixel_mb
+        if not (math.isfinite(cap) and cap > 0):
+            typer.echo(f"error: --max-pixel-mb: must be a positive number, not {cap!r}.", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        ctx.with_resource(pixel_limit(cap))
+
+    return callback
+
+
+for _key, _app in {"qc": qc_app, "gbp": gbp_app, "pet": pet_app, "bonescan": bonescan_app, "rds": rds_app}.items():
+    app.add_typer(_app, name=_key, callback=_pixel_cap(_key))
 
 
 
@@ -200,10 +219,18 @@ def serve(
     gbp_background: str = typer.Option("study", "--gbp-background", help="gbp background ROI: study (the paper's), "
                                         "crescent or spill (see `nmkit gbp ef --help`)."),
     workers: int = typer.Option(2, "--workers", help="Analyses run at once."),
+    allowed_host: Optional[list[str]] = typer.Option(None, "--allowed-host", help="Another host name the server "
+                                                     "answers to (repeat; default: the bound address, localhost, "
+                                                     "127.0.0.1)."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="NMKIT_TOKEN", show_envvar=True,
+                                        help="Require this token (Authorization: Bearer TOKEN) on every request."),
+    max_pixel_mb: Optional[list[str]] = typer.Option(None, "--max-pixel-mb", help="WORKFLOW=MB: refuse uploads that "
+                                                     "decode to more (repeat; default: each workflow's cap)."),
 ) -> None:
     """The web page and JSON API for every workflow (API documentation at /docs)."""
     import uvicorn
 
+    from nmkit.console import require_positive
     from nmkit.errors import InputError
     from nmkit.web.app import Settings, create_app
     from nmkit.web.workflows import ANALYSES
@@ -219,8 +246,24 @@ def serve(
         if not Path(path).is_file():
             raise InputError(path, "file not found")
         models.setdefault(key, []).append(Path(path))
+    limits: dict[str, float] = {}
+    for item in max_pixel_mb or []:
+        key, _, mb = item.partition("=")
+        try:
+            limits[key] = float(mb)
+        except ValueError:
+            limits[key] = math.nan
+        if key not in ANALYSES or not (math.isfinite(limits[key]) and limits[key] > 0):
+            raise InputError("--max-pixel-mb", f"{item!r} is not WORKFLOW=MB with WORKFLOW one of "
+                                               f"{', '.join(ANALYSES)} and MB a positive number")
+    for name, value in (("--max-upload-mb", max_upload_mb), ("--iu-limit", iu_limit), ("--du-limit", du_limit)):
+        require_positive(name, value)
+    if workers < 1:
+        raise InputError("--workers", f"must be at least 1, not {workers}")
     settings = Settings(data_dir=data_dir, database_url=db_url, max_upload_mb=max_upload_mb, models=models,
-                        iu_limit=iu_limit, du_limit=du_limit, gbp_background=gbp_background, workers=workers)
+                        iu_limit=iu_limit, du_limit=du_limit, gbp_background=gbp_background, workers=workers,
+                        host=host, allowed_hosts=list(allowed_host or []), token=token or None,
+                        pixel_limits_mb=limits)
     typer.echo(f"nmkit serving on http://{host}:{port} (data in {data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

@@ -15,7 +15,7 @@ from .conftest import flood_dicom
 
 
 def client_for(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://localhost")
 
 
 def post(client: TestClient, path: str, file, name: str = "study.dcm", **form):
@@ -84,6 +84,9 @@ def test_every_workflow_runs_through_the_queue(settings, studies):
         state = _wait(client, job.json()["id"])
         assert state["status"] == "done", state
         assert state["result"]["workflow"] == key and state["result"]["numbers"]
+        text = client.get(f"/api/analyses/{state['id']}/files/result.json").text
+        for server_path in (settings.data_dir, models_root(), settings.models["qc"][0].parent):
+            assert str(server_path) not in text, (key, server_path)  # the model by name and sha256, no path
     pet = state = None
     for job_id in (p.name for p in (settings.data_dir / "results").iterdir()):
         state = client.get(f"/api/analyses/{job_id}").json()
@@ -182,6 +185,15 @@ def test_serve_rejects_bad_options(tmp_path):
     assert result.exit_code == 2 and "WORKFLOW=PATH" in result.output
     result = CliRunner().invoke(cli, ["serve", "--gbp-background", "ring", "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2 and "--gbp-background" in result.output
+
+
+def models_root():
+    """Where the shipped models and the uploaded bundles live on the server."""
+    from pathlib import Path
+
+    import nmkit
+
+    return Path(nmkit.__file__).parent
 
 
 def _copy(path, folder):

@@ -51,15 +51,18 @@ class BatchTask:
     def _analyse(self, item: Item) -> dict[str, Any]:
         from nmkit.web.analysis import RunContext
 
+        from nmkit.io import pixel_limit
+
         analysis = _analysis(self.workflow)
-        probe = _probe(item.path)
+        with pixel_limit(analysis.max_pixel_mb):  # the workflow's cap, as `nmkit serve` applies it
+            probe = _probe(item.path)
         if not analysis.claims(probe):
             raise InputError(item.path, f"is not an input of the {self.workflow} workflow (it takes "
                                         f"{analysis.accepts})")
         options = dict(self.options)
         if self.history_url and self.workflow == "qc":
             options["qc_history"] = _history(self.history_url)
-        with atomic_dir(self.output_dir(item)) as out:
+        with pixel_limit(analysis.max_pixel_mb), atomic_dir(self.output_dir(item)) as out:
             outcome = analysis.run(RunContext(item.path, item.key, probe, out, self._model(analysis), options))
             document = {"workflow": self.workflow, "verdict": outcome.verdict, "figures": outcome.figures,
                         "downloads": outcome.downloads, "result": _relative(outcome.result, out)}

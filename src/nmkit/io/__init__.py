@@ -7,25 +7,31 @@ Every reader returns an :class:`Image` (float32 pixels of shape (frames or slice
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from nmkit.errors import InputError
 from nmkit.io._common import require_file
-from nmkit.io.dicom import read_dicom, read_dicom_dataset
-from nmkit.io.image import Image
+from nmkit.io.dicom import dicom_header, read_dicom, read_dicom_dataset
+from nmkit.io.image import Header, Image
 from nmkit.io.labelme import consensus_mask, mask_to_polygon, read_consensus, read_labelme, write_labelme
-from nmkit.io.metaimage import read_metaimage, read_metaimage_header
-from nmkit.io.nifti import read_nifti
-from nmkit.io.npy import read_npy
-from nmkit.io.raster import PNG_SIGNATURE, TIFF_SIGNATURES, read_raster
+from nmkit.limits import TooLarge, pixel_limit
+from nmkit.io.metaimage import metaimage_header, read_metaimage, read_metaimage_header
+from nmkit.io.nifti import nifti_header, read_nifti
+from nmkit.io.npy import npy_header, read_npy
+from nmkit.io.raster import PNG_SIGNATURE, TIFF_SIGNATURES, raster_header, read_raster
 
-__all__ = ["Image", "consensus_mask", "detect_format", "load_image", "mask_to_polygon", "read_consensus",
-           "read_dicom", "read_dicom_dataset", "read_labelme", "read_metaimage", "read_nifti", "read_npy",
-           "read_raster", "write_labelme"]
+__all__ = ["Header", "Image", "TooLarge", "consensus_mask", "detect_format", "load_image", "mask_to_polygon",
+           "pixel_limit", "read_consensus", "read_dicom", "read_dicom_dataset", "read_header", "read_labelme",
+           "read_metaimage", "read_nifti", "read_npy", "read_raster", "write_labelme"]
 
 READERS: dict[str, Callable[[Path], Image]] = {
     "dicom": read_dicom, "metaimage": read_metaimage, "nifti": read_nifti, "raster": read_raster, "npy": read_npy,
+}
+HEADER_READERS: dict[str, Callable[[Path], Header]] = {
+    "dicom": dicom_header, "metaimage": metaimage_header, "nifti": nifti_header, "raster": raster_header,
+    "npy": npy_header,
 }
 EXTENSIONS = {
     ".dcm": "dicom", ".dicom": "dicom", ".ima": "dicom", ".mhd": "metaimage", ".mha": "metaimage",
@@ -43,6 +49,13 @@ def load_image(path: str | Path) -> Image:
     """Read any supported image file into an :class:`Image`; InputError for anything else."""
     path = require_file(path)
     return READERS[detect_format(path)](path)
+
+
+def read_header(path: str | Path) -> Header:
+    """What an image file declares (format, shape, modality) without decoding a pixel; TooLarge over the
+    pixel cap (:func:`pixel_limit`), InputError for anything unreadable."""
+    path = require_file(path)
+    return HEADER_READERS[detect_format(path)](path)
 
 
 def detect_format(path: str | Path) -> str:
@@ -90,7 +103,7 @@ def _gunzip_head(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as handle:
             return handle.read(1024)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return b""
 
 

@@ -27,7 +27,7 @@ def require_file(path: str | Path) -> Path:
 
 def reason(exc: BaseException) -> str:
     """The first sentence of a library's error message, to quote inside one of ours."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split("Traceback (most recent call last)")[0].split()) or type(exc).__name__
     first = text.split(". ")[0].rstrip(".")
     return first if len(first) <= 160 else first[:157] + "..."
 

@@ -6,7 +6,9 @@ Pixels are returned as stored after RescaleSlope/RescaleIntercept; MONOCHROME1 i
 
 from __future__ import annotations
 
+import math
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +17,85 @@ import pydicom
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset, read_preamble
 from pydicom.pixels import apply_color_lut, get_decoder
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, \
+    ImplicitVRLittleEndian
 
 from nmkit.errors import InputError
 from nmkit.io._common import LUMA_NOTE, checked_pixels, reason, require_file, to_grey
-from nmkit.io.image import Image
+from nmkit.io.image import Header, Image
+from nmkit.limits import check_inflated, check_pixels
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+FLOAT_BYTES = {"FloatPixelData": 4, "DoubleFloatPixelData": 8}
 UNDEFINED_LENGTH = 0xFFFFFFFF
+DEFLATED_HEADER_BYTES = (256 << 10, 16 << 20)  # a deflated file's header is read from this much, then this
 
 
 def read_dicom_dataset(path: str | Path, stop_before_pixels: bool = False) -> Dataset:
-    """The pydicom Dataset of a DICOM file, with or without the 128-byte preamble; InputError when it is not one."""
+    """The pydicom Dataset of a DICOM file, with or without the 128-byte preamble; InputError when it is not one.
+
+    A deflated file is first inflated chunk by chunk against the pixel cap (:mod:`nmkit.limits`), so a
+    deflate bomb is refused before pydicom inflates it in memory."""
     path = require_file(path)
     with warnings.catch_warnings(record=True) as caught:  # pydicom warns, rather than fails, on damaged files
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            ds = _read_deflated(path, stop_before_pixels)
+            if ds is None:
+                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
         except InvalidDicomError:
             ds = _force_read(path, stop_before_pixels)
+        except InputError:
+            raise
         except Exception as exc:  # pydicom raises many types on damaged files
             raise InputError(path, f"is a truncated or corrupt DICOM file ({reason(exc)})") from exc
-    _check_not_truncated(ds, path)
+        try:
+            _check_not_truncated(ds, path)
+            ds.walk(lambda *_: None)  # pydicom converts raw elements on first use: a bad one fails here, not later
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(path, f"is a corrupt DICOM file ({reason(exc)})") from exc
     if not any(tag.group != 0x0002 for tag in ds.keys()):
         detail = reason(caught[-1].message).split(" in file ")[0] if caught else \
             "no data elements after the file meta header"
         raise InputError(path, f"is a truncated or corrupt DICOM file ({detail})")
     _ensure_transfer_syntax(ds)
     return ds
+
+
+def _read_deflated(path: Path, stop_before_pixels: bool) -> Dataset | None:
+    """For a Deflated Explicit VR Little Endian file: its header (read from the first inflated bytes), checked
+    against the pixel cap. With ``stop_before_pixels`` that header is returned; else the whole stream is
+    inflated chunk by chunk (counted, not kept) to check it holds no more than the header declares, and None
+    lets pydicom read the file, now known to be bounded. None too for every other file."""
+    with open(path, "rb") as handle:
+        try:
+            read_preamble(handle, force=True)
+            meta = read_dataset(handle, False, True, stop_when=lambda tag, vr, length: tag.group != 0x0002)
+        except Exception:  # not a DICOM file with file meta information: the ordinary path judges it
+            return None
+        if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+            return None
+        start = handle.tell()
+        for keep in DEFLATED_HEADER_BYTES:  # most headers end within the first 256 kB; Siemens CSA ones may not
+            handle.seek(start)
+            head = check_inflated(path, handle, -zlib.MAX_WBITS, keep=keep)
+            if len(head) < keep or any(tag.to_bytes(4, "little")[2:] + tag.to_bytes(4, "little")[:2] in head
+                                       for tag in PIXEL_TAGS):
+                break
+        ds = read_dataset(DicomBytesIO(head), False, True, stop_when=lambda tag, vr, length: tag in PIXEL_TAGS)
+        ds.file_meta = FileMetaDataset(meta)
+        declared = check_dicom_size(ds, path)
+        if stop_before_pixels:
+            return ds
+        handle.seek(start)
+        check_inflated(path, handle, -zlib.MAX_WBITS, limit=declared + 2 * len(head) + (1 << 20))
+    return None
 
 
 def _force_read(path: Path, stop_before_pixels: bool) -> Dataset:
@@ -84,9 +136,12 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
 
 
 def read_dicom(path: str | Path) -> Image:
-    """A DICOM image as counts (or rescaled values) of shape (frames, rows, columns)."""
+    """A DICOM image as counts (or rescaled values) of shape (frames, rows, columns); TooLarge when its
+    declared pixels exceed the cap (checked on the header, before the pixel data are read)."""
+    check_dicom_size(read_dicom_dataset(path, stop_before_pixels=True), path)
     ds = read_dicom_dataset(path)
     path = Path(path)
+    check_dicom_size(ds, path)
     metadata = dicom_metadata(ds)
     pixels = _decoded_pixels(ds, path, metadata)
     slope, intercept = metadata["rescale_slope"], metadata["rescale_intercept"]
@@ -99,6 +154,28 @@ def read_dicom(path: str | Path) -> Image:
     metadata["spacing_source"] = source
     return Image(array=array, pixel_spacing=spacing or (1.0, 1.0), modality=metadata["modality"] or "OT",
                  metadata=metadata, path=path, slice_spacing=_slice_spacing(ds, int(array.shape[0])))
+
+
+def dicom_header(path: str | Path) -> Header:
+    """Shape, modality and metadata of a DICOM file from the elements before its pixel data; TooLarge when
+    the declared pixels exceed the cap."""
+    ds = read_dicom_dataset(path, stop_before_pixels=True)
+    check_dicom_size(ds, path)
+    metadata = dicom_metadata(ds)
+    return Header("dicom", (metadata["n_frames"], metadata["rows"] or 0, metadata["columns"] or 0),
+                  metadata["modality"] or "OT", metadata)
+
+
+def check_dicom_size(ds: Dataset, path: str | Path) -> int:
+    """Rows x Columns x frames x samples x bytes per sample against the pixel cap (TooLarge); the bytes."""
+    keyword = next((k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds), None)
+    bits = _int(ds.get("BitsAllocated")) or 8
+    sample_bytes = FLOAT_BYTES[keyword] if keyword else max(bits, 1) / 8
+    shape = [_int(ds.get("NumberOfFrames")) or 1, _int(ds.get("Rows")) or 0, _int(ds.get("Columns")) or 0,
+             _int(ds.get("SamplesPerPixel")) or 1]
+    colour = 3 if _text(ds.get("PhotometricInterpretation")) == "PALETTE COLOR" else 1
+    check_pixels(path, [*shape, colour], sample_bytes)
+    return int(math.prod(shape) * sample_bytes)
 
 
 def _decoded_pixels(ds: Dataset, path: Path, metadata: dict[str, Any]) -> np.ndarray:

@@ -50,6 +50,17 @@ class Image:
         return self.array[0]
 
 
+@dataclass
+class Header:
+    """What a file says about its image before any pixel is decoded: enough to pick a workflow and to check
+    the pixel cap. ``shape`` is (frames or slices, H, W) as the reader would return it."""
+
+    format: str
+    shape: tuple[int, int, int]
+    modality: str = "OT"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 def as_image(source: Any, pixel_mm: float | tuple[float, float] | None = None) -> Image:
     """An :class:`Image` from a path (any format nmkit reads), an Image, or a numpy array of shape (H, W) or
     (frames, H, W) with its pixel size in mm (unknown when ``pixel_mm`` is None)."""

@@ -17,6 +17,7 @@ from skimage.measure import find_contours, label as label_regions
 from nmkit.atomic import atomic_path
 from nmkit.errors import InputError
 from nmkit.io._common import reason, require_file
+from nmkit.limits import check_pixels
 
 AREA_TYPES = ("polygon", "rectangle", "circle")
 NO_AREA_TYPES = ("point", "points", "line", "linestrip")
@@ -35,6 +36,7 @@ def read_labelme(path: str | Path, image_shape: tuple[int, int] | None = None, l
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise InputError(path, 'is not a LabelMe file (it has no "shapes" list)')
     shape = _image_shape(doc, image_shape, path)
+    check_pixels(path, shape, 1)  # the mask is one byte per pixel
     wanted = None if label is None else label.strip().casefold()
     mask = np.zeros(shape, dtype=bool)
     drawn = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ import SimpleITK as sitk
 
 from nmkit.errors import InputError
 from nmkit.io._common import checked_pixels, reason, require_file
-from nmkit.io.image import Image
+from nmkit.io.image import Header, Image
+from nmkit.limits import check_pixels
 
 HEADER_BYTES = 65536
 ELEMENT_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
                  "MET_LONG": 4, "MET_ULONG": 4, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_FLOAT": 4,
                  "MET_DOUBLE": 8}
+VECTOR_KEYS = ("ElementSpacing", "ElementSize", "Offset", "Position", "Origin", "CenterOfRotation")
+MATRIX_KEYS = ("TransformMatrix", "Rotation", "Orientation")  # NDims x NDims values
 # MetaIO's Modality values, as DICOM modality codes.
 MODALITIES = {"MET_MOD_CT": "CT", "MET_MOD_MR": "MR", "MET_MOD_NM": "NM", "MET_MOD_US": "US"}
 
@@ -39,10 +43,36 @@ def read_metaimage_header(path: str | Path) -> dict[str, str]:
     return header
 
 
+def metaimage_header(path: str | Path) -> Header:
+    """Shape (slices, H, W) from a MetaImage header; TooLarge over the pixel cap, InputError for a bad DimSize."""
+    path = Path(path)
+    header = read_metaimage_header(path)
+    try:
+        n_dims = int(header["NDims"])
+        dims = [int(v) for v in header["DimSize"].split()]
+        channels = int(header.get("ElementNumberOfChannels", "1"))
+    except ValueError:
+        raise InputError(path, f"has NDims {header['NDims']!r}, DimSize {header['DimSize']!r} and "
+                               f"ElementNumberOfChannels {header.get('ElementNumberOfChannels', '1')!r}; each must be "
+                               "whole numbers") from None
+    # SimpleITK trusts these counts (a forged NDims crashes it): check them before it reads anything.
+    if not (2 <= n_dims <= 4 and len(dims) == n_dims and min(dims) >= 1 and channels >= 1):
+        raise InputError(path, f"has NDims {n_dims} and DimSize {header['DimSize']!r}; nmkit reads 2-D to 4-D "
+                               "MetaImages with one positive size per dimension")
+    for key in VECTOR_KEYS + MATRIX_KEYS:
+        values = header.get(key, "").split()
+        if key in header and len(values) != (n_dims * n_dims if key in MATRIX_KEYS else n_dims):
+            raise InputError(path, f"has {len(values)} value(s) in {key} for {n_dims} dimensions")
+    check_pixels(path, [*dims, channels], ELEMENT_BYTES.get(header.get("ElementType", ""), 8))
+    dims += [1] * max(0, 2 - len(dims))
+    return Header("metaimage", (math.prod(dims[2:]), dims[1], dims[0]), MODALITIES.get(header.get("Modality", ""), "OT"),
+                  {"format": "metaimage", "header": header})
+
+
 def read_metaimage(path: str | Path) -> Image:
     """A MetaImage as (slices, H, W); ElementSpacing (or ElementSize) gives the spacing in mm."""
     path = Path(path)
-    header = read_metaimage_header(path)
+    header = metaimage_header(path).metadata["header"]
     data_file = header.get("ElementDataFile", "")
     single = data_file.split()[0] if data_file else ""
     if single and single.upper() not in ("LOCAL", "LIST") and "%" not in single:

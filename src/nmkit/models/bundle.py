@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -76,7 +77,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
 def load_model(path: str | Path | None, shipped: Path | None = None, what: str = "", train: str = "",
                ) -> tuple[nn.Module, dict[str, Any]]:
     """The bundle at ``path`` (a file or a shipped model's name), else the ``shipped`` default;
-    ``info["model_path"]`` says which was loaded.
+    ``info["model_path"]`` says which was loaded and ``info["model_id"]`` names it for results that leave this machine
+    (registry name, file name, sha256; no path).
 
     With neither, an InputError says no default ``what`` model is shipped yet and how to ``train`` one.
     """
@@ -86,6 +88,8 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     chosen = resolve_model_path(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
+    info["model_sha256"] = hashlib.sha256(chosen.read_bytes()).hexdigest()
+    info["model_id"] = f"{info['model_name']} ({chosen.name}, sha256:{info['model_sha256']})"
     return model, info
 
 

@@ -42,6 +42,13 @@ def read_table(path: str | Path, types: Mapping[str, Callable[[str], Any]], requ
     if not path.is_file():
         raise InputError(path, "not found" + (f" ({hint})" if hint else ""))
     required = list(types) if required is None else list(required)
+    try:
+        return _read_rows(path, types, required)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(path, f"is not a readable CSV table ({type(err).__name__}: {str(err)[:120]})") from None
+
+
+def _read_rows(path: Path, types: Mapping[str, Callable[[str], Any]], required: list[str]) -> list[dict[str, Any]]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]

@@ -16,13 +16,15 @@ from nmkit.io import Image
 
 @dataclass
 class Probe:
-    """What an upload is, read from its content: its format and, for images, the loaded image's header."""
+    """What an upload is, read from its content: its format, modality, shape and metadata. The server reads
+    only the header; ``image`` (not for .mat) is then decoded by the job, in a worker thread under the
+    workflow's pixel cap, before the workflow runs."""
 
     format: str  # "dicom", "nifti", "raster", "npy" or "mat"
     modality: str | None = None
     shape: tuple[int, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
-    image: Image | None = None  # the upload as read while probing (not for .mat), so a run need not read it again
+    image: Image | None = None
 
     @property
     def n_frames(self) -> int:
@@ -88,3 +90,4 @@ class WebAnalysis:
     load_model: Callable[[list[Path]], Any]
     run: Callable[[RunContext], Outcome]
     model_required: bool = False  # True when nmkit ships no default model for this workflow
+    max_pixel_mb: float = 1024.0  # largest decoded upload (rows x columns x frames x bytes per sample) it takes

@@ -3,7 +3,12 @@ and the QC history. Everything is served from this machine; the page loads nothi
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import html
+import logging
+import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,18 +19,23 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from nmkit.io import pixel_limit
 from nmkit.web.analysis import Probe, WebAnalysis
 from nmkit.web.jobs import JOB_ID, JobRunner, Models, ModelUnavailable
-from nmkit.web.upload import UploadError, discard, probe, receive
+from nmkit.web.upload import UploadError, discard, probe, receive, verify
 from nmkit.web.workflows import ANALYSES, candidates
 from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_figure, trend_row
 
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'")
 DOCS_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-               "script-src 'self' 'unsafe-inline'")  # FastAPI's docs page starts Swagger UI inline
+               "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")  # Swagger UI starts inline
 REPORT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+log = logging.getLogger("nmkit.web")
 MULTIPART_SLACK = 1 << 16  # form boundaries and headers around the file
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PUBLIC_PREFIXES = ("/static/", "/docs-static/")  # the page's own scripts and styles, needed before any token
+TOKEN_COOKIE = "nmkit_token"
 
 
 @dataclass
@@ -40,10 +50,21 @@ class Settings:
     du_limit: float | None = None
     gbp_background: str = "study"
     workers: int = 2
+    host: str = "127.0.0.1"
+    allowed_hosts: list[str] = field(default_factory=list)
+    token: str | None = None
+    pixel_limits_mb: dict[str, float] = field(default_factory=dict)
+    sweep_every_s: float = 600.0
+    stale_after_s: float = 3600.0
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 2**20)
+
+    @property
+    def hosts(self) -> set[str]:
+        """Host names this server answers to: the bound address, localhost, 127.0.0.1 and --allowed-host."""
+        return {h.strip("[]").lower() for h in (self.host, "localhost", "127.0.0.1", "::1", *self.allowed_hosts)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,17 +76,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     options = {"iu_limit": settings.iu_limit, "du_limit": settings.du_limit, "qc_history": history,
                "gbp_background": settings.gbp_background, "dicom_results": True}
     models = Models(settings.models)
-    runner = JobRunner(data_dir, models, options, settings.workers)
+    runner = JobRunner(data_dir, models, options, settings.workers, settings.pixel_limits_mb)
+    runner.sweep()  # what a crash left behind: stale uploads and half-written results
     static = resources.files("nmkit.web") / "static"
 
-    app = FastAPI(title="nmkit", version=_version(), docs_url=None, redoc_url=None, description=(
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        sweeper = threading.Thread(target=_sweep_until, args=(runner, settings, stop), daemon=True,
+                                   name="nmkit-sweeper")
+        sweeper.start()
+        yield
+        stop.set()
+
+    app = FastAPI(title="nmkit", version=_version(), docs_url=None, redoc_url=None, lifespan=lifespan, description=(
         "Nuclear-medicine deep-learning workflows. POST a study to `/api/{workflow}` (or `/api/analyse` to let "
         "nmkit pick the workflow) and get the same JSON as the command line's `--json`. Nothing leaves this "
-        "machine."))
+        "machine. With a token set, send `Authorization: Bearer TOKEN`."))
     app.state.settings, app.state.runner, app.state.history = settings, runner, history
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
+        refusal = _refusal(request, settings)
+        if refusal is not None:
+            return refusal
         if request.method == "POST":
             length = request.headers.get("content-length")
             if length is None:
@@ -74,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 return JSONResponse({"detail": f"the upload is larger than the limit of {settings.max_upload_mb:g} "
                                                f"MB."}, status_code=413)
         response = await call_next(request)
+        if settings.token and request.query_params.get("token") == settings.token:
+            response.set_cookie(TOKEN_COOKIE, settings.token, httponly=True, samesite="strict")
         response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -109,8 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         folder = data_dir / "uploads" / job_id
         try:
             stored = receive(file.file, folder, name, settings.max_upload_bytes)
-            typed, found = probe(stored, name)
+            with pixel_limit(max(runner.max_pixel_mb(a) for a in ANALYSES.values())):
+                typed, found = probe(stored, name)
             analysis = _choose(workflow, found, name)
+            with pixel_limit(runner.max_pixel_mb(analysis)):
+                verify(typed, found, name)
             if not models.ready(analysis):
                 models.get(analysis)  # raises ModelUnavailable with the message
         except UploadError as err:
@@ -182,6 +221,60 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(history_page(_history(app)))
 
     return app
+
+
+def _refusal(request: Request, settings: Settings) -> Response | None:
+    """Why this request is refused, or None: a Host this server does not answer to (DNS rebinding), a
+    state-changing request from another site (cross-site request forgery), or a missing token."""
+    host = _host_name(request.headers.get("host", ""))
+    if host not in settings.hosts:
+        return JSONResponse({"detail": f"this server does not answer to the host {host or '(none)'!r}; start it "
+                                       "with --allowed-host to add one."}, status_code=421)
+    if request.method not in SAFE_METHODS:
+        origin = request.headers.get("origin")
+        site = request.headers.get("sec-fetch-site", "").lower()
+        foreign = origin is not None and not _same_origin(origin, request, settings.allowed_hosts)
+        if site in ("cross-site", "same-site") or foreign:
+            return JSONResponse({"detail": "cross-site requests may not change anything on this server."},
+                                status_code=403)
+    public = request.url.path.startswith(PUBLIC_PREFIXES)
+    if settings.token and not public and not _has_token(request, settings.token):
+        return JSONResponse({"detail": "this server needs its token: send the header Authorization: Bearer TOKEN, "
+                                       "or open the page once as /?token=TOKEN."}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header (or an Origin's netloc), lower case, without port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _same_origin(origin: str, request: Request, allowed: list[str]) -> bool:
+    """The Origin header names this very server (scheme, host and port as the request reached it), or a
+    host the operator allowed with --allowed-host (a reverse proxy's public name)."""
+    scheme, _, netloc = origin.partition("://")
+    return scheme in ("http", "https") and (netloc.lower() == request.headers.get("host", "").lower()
+                                            or _host_name(netloc) in allowed)
+
+
+def _has_token(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    candidates = [given[7:] if given.lower().startswith("bearer ") else "", request.cookies.get(TOKEN_COOKIE, ""),
+                  request.query_params.get("token", "")]
+    return any(hmac.compare_digest(c.encode(), token.encode()) for c in candidates if c)
+
+
+def _sweep_until(runner: JobRunner, settings: Settings, stop: threading.Event) -> None:
+    """Every ``settings.sweep_every_s``, remove uploads and .part results older than ``stale_after_s``."""
+    while not stop.wait(settings.sweep_every_s):
+        try:
+            runner.sweep(settings.stale_after_s)
+        except OSError:
+            log.exception("sweeping stale uploads failed")
 
 
 def _history(app: FastAPI) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from nmkit.atomic import atomic_dir, atomic_path
 from nmkit.errors import InputError
+from nmkit.io import load_image, pixel_limit
 from nmkit.report.html import Section, write_report
 from nmkit.web.analysis import Outcome, Probe, RunContext, WebAnalysis
 from nmkit.web.upload import discard
@@ -71,10 +73,13 @@ class Models:
 class JobRunner:
     """Runs analyses on ``workers`` threads and keeps their state; finished results live on disk."""
 
-    def __init__(self, data_dir: Path, models: Models, options: dict[str, Any], workers: int = 2):
-        self.results = data_dir / "results"
+    def __init__(self, data_dir: Path, models: Models, options: dict[str, Any], workers: int = 2,
+                 pixel_limits: dict[str, float] | None = None):
+        self.results, self.uploads = data_dir / "results", data_dir / "uploads"
         self.results.mkdir(parents=True, exist_ok=True)
+        self.uploads.mkdir(parents=True, exist_ok=True)
         self.models, self.options = models, options
+        self.pixel_limits = pixel_limits or {}
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nmkit-job")
@@ -82,6 +87,28 @@ class JobRunner:
     @staticmethod
     def new_id() -> str:
         return uuid.uuid4().hex
+
+    def max_pixel_mb(self, analysis: WebAnalysis) -> float:
+        """The workflow's pixel cap: the server's setting for it, else the workflow's own."""
+        return self.pixel_limits.get(analysis.key, analysis.max_pixel_mb)
+
+    def sweep(self, older_than_s: float = 0.0) -> list[Path]:
+        """Remove what a crash left: upload folders of no queued or running job, and ``.part`` results, older
+        than ``older_than_s`` seconds (all of them at start-up); returns what was removed."""
+        with self._lock:
+            live = {job.id for job in self.jobs.values() if job.status in ("queued", "running")}
+        cutoff = time.time() - older_than_s
+        stale = [p for p in self.uploads.iterdir() if p.name not in live]
+        stale += [p for p in self.results.iterdir() if p.name.endswith(".part") and p.name[1:33] not in live]
+        removed = []
+        for path in stale:
+            try:
+                if path.stat().st_mtime <= cutoff:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:
+                pass
+        return removed
 
     def submit(self, job_id: str, analysis: WebAnalysis, upload: Path, probe: Probe, file: str) -> Future:
         """Queue ``upload`` (its folder is deleted when the job ends) for ``analysis``."""
@@ -124,7 +151,10 @@ class JobRunner:
         try:
             progress("loading the model", 0.05)
             model = self.models.get(analysis)
-            with atomic_dir(self.results / job.id) as out:
+            with pixel_limit(self.max_pixel_mb(analysis)), atomic_dir(self.results / job.id) as out:
+                progress("reading the upload", 0.08)
+                if probe.image is None and probe.format != "mat":
+                    probe.image = load_image(upload)  # decoded here, in the worker, under the workflow's cap
                 progress("analysing", 0.1)
                 outcome = analysis.run(RunContext(upload, job.file, probe, out, model, dict(self.options), progress))
                 progress("writing the report", 0.95)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
 from nmkit.errors import InputError
-from nmkit.io import detect_format, load_image
-from nmkit.io.matlab import read_bone_mat
+from nmkit.io import TooLarge, detect_format, read_dicom_dataset, read_header
+from nmkit.io.matlab import mat_header
 from nmkit.web.analysis import Probe
 
 MAT_HEADERS = (b"MATLAB 5.0 MAT-file", b"MATLAB 7.3 MAT-file")
@@ -42,24 +46,43 @@ def receive(stream: BinaryIO, folder: Path, client_name: str, max_bytes: int) ->
 
 
 def probe(path: Path, client_name: str) -> tuple[Path, Probe]:
-    """Type ``path`` by its content, give it the matching suffix, and read it whole so a truncated or corrupt
-    file is refused now (HTTP 415 for a type nmkit does not read, 422 for a broken file)."""
+    """Type ``path`` by its content, give it the matching suffix and read its header, decoding nothing
+    (HTTP 415 for a type nmkit does not read, 413 over the pixel cap in force, 422 for a broken header)."""
     head = _head(path)
-    try:
+    with refusals(client_name):
         if head.startswith(MAT_HEADERS):
             typed = _rename(path, ".mat")
-            study = read_bone_mat(typed)
-            return typed, Probe("mat", "NM", (2, *study.anterior.shape), {"format": "mat"})
-        kind = detect_format(path)
-        if kind == "metaimage":
-            raise UploadError(415, f"{client_name}: MetaImage needs its .raw file beside it; upload DICOM, NIfTI, "
-                                   f"PNG or .mat instead.")
-        typed = _rename(path, _suffix(kind, head))
-        image = load_image(typed)
+            header = mat_header(typed)
+        else:
+            kind = detect_format(path)
+            if kind == "metaimage":
+                raise UploadError(415, f"{client_name}: MetaImage needs its .raw file beside it; upload DICOM, "
+                                       "NIfTI, PNG or .mat instead.")
+            typed = _rename(path, _suffix(kind, head))
+            header = read_header(typed)
+    return typed, Probe(header.format, header.modality, tuple(header.shape), dict(header.metadata))
+
+
+def verify(typed: Path, found: Probe, client_name: str) -> None:
+    """Check the header again under the chosen workflow's pixel cap, and that a DICOM file holds all its
+    pixel bytes (read, not decoded), so a bomb or a truncated file is refused before it is queued."""
+    with refusals(client_name):
+        if found.format == "mat":
+            mat_header(typed)
+        else:
+            read_header(typed)
+        if found.format == "dicom" and found.metadata.get("transfer_syntax") != DeflatedExplicitVRLittleEndian:
+            read_dicom_dataset(typed)  # file bytes only; a deflated one is inflated by its job
+
+
+@contextlib.contextmanager
+def refusals(client_name: str) -> Iterator[None]:
+    """InputError -> UploadError naming the client's file: 413 too large, 415 unknown type, else 422."""
+    try:
+        yield
     except InputError as err:
-        unsupported = "is not an image nmkit can read" in err.problem
-        raise UploadError(415 if unsupported else 422, f"{client_name}: {err.problem}.") from None
-    return typed, Probe(kind, image.modality, tuple(image.shape), dict(image.metadata), image)
+        status = 413 if isinstance(err, TooLarge) else 415 if "is not an image nmkit can read" in err.problem else 422
+        raise UploadError(status, f"{client_name}: {err.problem}.") from None
 
 
 def discard(folder: Path) -> None:

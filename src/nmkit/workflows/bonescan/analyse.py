@@ -102,7 +102,7 @@ class KneeDJD:
             knees.append(knee.as_dict() | {"grade": grade, "grade_name": GRADE_NAMES[grade],
                                            "probabilities": [round(float(v), 4) for v in p]})
         self._result = KneeDJDResult(file=str(self.scan.path), knees=knees,
-                                     model=str(info.get("model_path", info.get("model_name", "given model"))))
+                                     model=str(info.get("model_id", info.get("model_name", "given model"))))
         return self
 
     def _require(self) -> KneeDJDResult:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Knee degenerative joint disease grade on whole-body bone scans.", no_args_is_help=True)
@@ -30,6 +30,7 @@ def synth(
 
     if mat_version not in VERSIONS:
         raise InputError("--mat-version", f"must be one of {', '.join(VERSIONS)}, not {mat_version!r}")
+    output_folder(out)
     with Progress(transient=True) as progress:
         job = progress.add_task("scans", total=n)
         write_bone_set(out, BoneSpec(), n, seed, mat_version, progress=lambda done: progress.update(job, completed=done))
@@ -55,9 +56,9 @@ def crop(
 
     if method not in METHODS:
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, not {method!r}")
+    folder = output_folder(out or Path("bonescan-crop"))
     whole_body = load_scan(scan)
     knees = find_knees(whole_body.anterior, method, whole_body.path)
-    folder = out or Path("bonescan-crop")
     stem = whole_body.path.stem
     files = {}
     for knee in knees:
@@ -94,6 +95,8 @@ def predict(
 
     if method not in METHODS:
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, not {method!r}")
+    if out is not None:
+        output_folder(out)
     sources = sources_for(scan, dicom_out)
     net, info = load_bonescan_model(model)
     analysis = KneeDJD(scan, method).analyze(net, info)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.bonescan import MAX_PIXEL_MB
 from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
 from nmkit.workflows.bonescan.dicom_results import dicom_results
 from nmkit.workflows.bonescan.data import load_scan
@@ -35,4 +36,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("bonescan", "Bone scan: knee degenerative joint disease",
-                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run)
+                  "a whole-body Tc-99m bone scan: NM DICOM or a study .mat", claims, one_bundle(load_bonescan_model), run,
+                  max_pixel_mb=MAX_PIXEL_MB)

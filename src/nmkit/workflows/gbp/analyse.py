@@ -293,7 +293,7 @@ class GatedEF:
             pixel_mm=None if self.pixel_mm is None else round(self.pixel_mm, 4),
             recovery_ed=round(float(recovery[ed]), 4), recovery_es=round(float(recovery[es]), 4),
             model="given masks" if info is None and model is None else
-            str((info or {}).get("model_path", (info or {}).get("model_name", "given model"))))
+            str((info or {}).get("model_id", (info or {}).get("model_name", "given model"))))
         return self
 
     def results_data(self) -> GatedEFResult:

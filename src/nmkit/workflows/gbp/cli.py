@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="ECG-gated blood pool (MUGA): LV segmentation and ejection fraction.", no_args_is_help=True)
@@ -37,6 +37,7 @@ def synth(
 
     if fmt not in ("dicom", "npy"):
         raise InputError("--format", f"must be dicom or npy, not {fmt!r}")
+    output_folder(out)
     spec = dataclasses.replace(GatedSpec(), frames=frames)
     with Progress(transient=True) as progress:
         job = progress.add_task("studies", total=n)
@@ -75,6 +76,8 @@ def ef(
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
     from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
 
+    require_positive("--fwhm-mm", fwhm_mm)
+    output_folder(out)
     sources = sources_for(study, dicom_out)
     net, info = load_gbp_model(model)
     analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm).analyze(net, info)

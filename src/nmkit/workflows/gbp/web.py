@@ -6,6 +6,7 @@ from pathlib import Path
 
 from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.gbp import MAX_PIXEL_MB
 from nmkit.workflows.gbp.analyse import GatedEF, load_gated_study, load_gbp_model
 from nmkit.workflows.gbp.dicom_results import dicom_results
 
@@ -38,4 +39,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("gbp", "Gated blood pool: LV ejection fraction",
-                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run)
+                  "an ECG-gated planar study: multi-frame NM DICOM, NIfTI or .npy", claims, one_bundle(load_gbp_model), run,
+                  max_pixel_mb=MAX_PIXEL_MB)

@@ -19,6 +19,7 @@ from nmkit.models import as_model, load_model, shipped_model
 from nmkit.workflows.pet.data import BODY_SUV, SUV_SCALE
 
 DEFAULT_MODEL = "pet-default.pt"
+MIN_IN_PLANE = 32  # voxels per slice side (the phantoms' smallest matrix; clinical PET has 128 or more)
 
 
 def default_model_path() -> Path:
@@ -45,6 +46,9 @@ def load_early(source: str | Path) -> Image:
             raise InputError(source, f"is a {image.modality} image, not PET")
     else:
         image = read_pet_suv(source)
+    if min(image.shape[1:]) < MIN_IN_PLANE:
+        raise InputError(source, f"the volume is {' x '.join(map(str, image.shape))} voxels; a PET prediction needs "
+                                 f"at least {MIN_IN_PLANE} x {MIN_IN_PLANE} voxels in each slice")
     if not np.any(image.array > BODY_SUV):
         raise InputError(source, f"the volume is empty (no voxel above SUV {BODY_SUV})")
     return image

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, sources_for
 
 app = typer.Typer(help="Early to delayed 18F-FDG PET translation (pix2pix vs CycleGAN), SUVbw I/O.",
@@ -54,6 +54,9 @@ def synth(
     from nmkit.errors import InputError
     from nmkit.phantoms.fdg import FDGSpec, write_fdg_set
 
+    require_positive("--pixel-mm", pixel_mm)
+    require_positive("--slice-mm", slice_mm)
+    output_folder(out)
     try:
         spec = FDGSpec(size=size, slices=slices, pixel_mm=pixel_mm, slice_mm=slice_mm)
     except ValueError as err:
@@ -76,9 +79,13 @@ def predict(
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
-    from nmkit.workflows.pet.dicom_results import SERIES, predict_to, prediction_target, series_sources
+    from nmkit.workflows.pet.dicom_results import NIFTI, SERIES, predict_to, prediction_target, series_sources
 
     target = prediction_target(output)
+    if target == NIFTI:
+        output_file(output)
+    else:
+        output_folder(output)
     sources = series_sources(early) if target == SERIES else sources_for(early, dicom_out)
     result = predict_to(early, output, model, sources, dicom_out)
     print_json(result) if json_out else typer.echo(

@@ -6,6 +6,7 @@ import numpy as np
 
 from nmkit.report.figures import image_row_figure
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.pet import MAX_PIXEL_MB
 from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_early
 
 
@@ -43,4 +44,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("pet", "FDG PET: predicted delayed phase",
-                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run)
+                  "an early FDG PET volume in SUVbw: NIfTI, or multi-frame PT DICOM", claims, one_bundle(load_pet_model), run,
+                  max_pixel_mb=MAX_PIXEL_MB)

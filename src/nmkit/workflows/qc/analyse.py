@@ -119,7 +119,7 @@ class FloodQC:
             verdict="fail" if reasons else "pass", reasons=reasons, defect_row=int(peak[0]), defect_col=int(peak[1]),
             defect_significance=round(float(self.significance[peak]), 2), bin_factor=int(u.bin_factor),
             binned_pixel_mm=None if u.binned_pixel_mm is None else round(float(u.binned_pixel_mm), 3),
-            model=str(info.get("model_path", info.get("model_name", "given model"))))
+            model=str(info.get("model_id", info.get("model_name", "given model"))))
         return self
 
     def _require(self) -> FloodQCResult:

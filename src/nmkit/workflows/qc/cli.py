@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Gamma-camera flood-field uniformity QC (NEMA NU 1 + CNN).", no_args_is_help=True)
@@ -29,6 +29,8 @@ def synth(
 
     from nmkit.phantoms.flood import FloodSpec, write_flood_set
 
+    require_positive("--counts", counts)
+    output_folder(out)
     spec = FloodSpec.paper() if paper else FloodSpec()
     changes = {k: v for k, v in {"counts": counts, "fov": fov}.items() if v is not None}
     try:
@@ -82,6 +84,9 @@ def check(
     from nmkit.workflows.qc.battery._frames import head_images
     from nmkit.workflows.qc.history import FloodHistory, database_url
 
+    require_positive("--iu-limit", iu_limit)
+    require_positive("--du-limit", du_limit)
+    output_folder(out)
     sources = [sources_for(f, dicom_out) for f in files]
     net, info = load_qc_model(model)
     # Analyse every file before writing anything, so bad input leaves no half-written output. A file of several
@@ -121,6 +126,8 @@ def history(
     tests' trends too)."""
     from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_row
 
+    for option, value in (("--iu-limit", iu_limit), ("--du-limit", du_limit), ("--horizon-days", horizon)):
+        require_positive(option, value)
     if not db_url and not (data_dir / "nmkit.db").is_file():
         from nmkit.errors import InputError
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nmkit.dicom import results_zip
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis, one_bundle
+from nmkit.workflows.qc import MAX_PIXEL_MB
 from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
 from nmkit.workflows.qc.dicom_results import dicom_results
 
@@ -60,7 +61,8 @@ def _check(ctx: RunContext, image, figure: str, prefix: str) -> tuple[dict, list
 
 
 WEB = WebAnalysis("qc", "Flood-field uniformity QC",
-                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run)
+                  "an intrinsic or extrinsic flood: NM DICOM, PNG/TIFF or .npy", claims, one_bundle(load_qc_model), run,
+                  max_pixel_mb=MAX_PIXEL_MB)
 
 
 # --- QC battery files, recognised by what the DICOM says it is (ImageType), one result per head and window.

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import print_json, reports_input_errors
+from nmkit.console import output_folder, print_json, reports_input_errors
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
@@ -62,6 +62,7 @@ def synth(
         raise InputError("--format", f"must be png or dicom, not {fmt!r}")
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError("--photometric", f"must be MONOCHROME1 or MONOCHROME2, not {photometric!r}")
+    output_folder(out)
     spec = dataclasses.replace(ChestSpec(), shape=(size, width or size), confounded=confounded)
     with Progress(transient=True) as progress:
         job = progress.add_task("radiographs", total=n)
@@ -119,6 +120,7 @@ def predict(
     from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
+    output_folder(out)
     sources = sources_for(image, dicom_out)
     models = load_rds_models(model)
     result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands))

@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 from nmkit.dicom import results_zip
 from nmkit.report.figures import contour_figure
 from nmkit.web.analysis import Number, Outcome, Probe, RunContext, WebAnalysis
+from nmkit.workflows.rds import MAX_PIXEL_MB
 from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
 from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
 from nmkit.workflows.rds.prepare import read_radiograph
@@ -44,4 +45,5 @@ def run(ctx: RunContext) -> Outcome:
 
 
 WEB = WebAnalysis("rds", "Neonatal chest X-ray: RDS",
-                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run)
+                  "a neonatal chest radiograph: DX/CR DICOM or a grey PNG", claims, load, run,
+                  max_pixel_mb=MAX_PIXEL_MB)
