@@ -18,7 +18,7 @@ from nmkit.web.workflows import candidates
 
 @pytest.fixture()
 def client(tmp_path):
-    return TestClient(create_app(Settings(data_dir=tmp_path / "data", workers=1)))
+    return TestClient(create_app(Settings(data_dir=tmp_path / "data", workers=1)), base_url="http://localhost")
 
 
 def upload(client, path, name):
