@@ -7,9 +7,11 @@ from nmkit.workflows.bonescan.web import WEB as BONESCAN
 from nmkit.workflows.gbp.web import WEB as GBP
 from nmkit.workflows.pet.web import WEB as PET
 from nmkit.workflows.qc.web import WEB as QC
+from nmkit.workflows.qc.web import WEB_COR as QC_COR
+from nmkit.workflows.qc.web import WEB_COUNTRATE as QC_COUNTRATE
 from nmkit.workflows.rds.web import WEB as RDS
 
-ANALYSES: dict[str, WebAnalysis] = {a.key: a for a in (QC, GBP, PET, BONESCAN, RDS)}
+ANALYSES: dict[str, WebAnalysis] = {a.key: a for a in (QC, GBP, PET, BONESCAN, RDS, QC_COUNTRATE, QC_COR)}
 
 
 def candidates(probe: Probe) -> list[str]:

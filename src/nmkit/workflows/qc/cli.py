@@ -95,6 +95,7 @@ def check(
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
     from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
+    from nmkit.workflows.qc.battery._frames import head_images
     from nmkit.workflows.qc.history import FloodHistory, database_url
 
     require_positive("--iu-limit", iu_limit)
@@ -102,19 +103,27 @@ def check(
     output_folder(out)
     sources = [sources_for(f, dicom_out) for f in files]
     net, info = load_qc_model(model)
-    # Analyse every file before writing anything, so bad input leaves no half-written output.
-    analyses = [FloodQC(f, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor, force=force).analyze(net, info)
-                for f in files]
+    # Analyse every file before writing anything, so bad input leaves no half-written output. A file of several
+    # heads or energy windows gives one check per head and window.
+    analyses = []
+    for index, f in enumerate(files):
+        parts = head_images(f) or [(None, f)]
+        for group, image in parts:
+            qc = FloodQC(image, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor,
+                         force=force).analyze(net, info)
+            analyses.append((qc, group, Path(f), index))
     store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
-    for index, qc in enumerate(analyses):
-        qc.plot_analyzed_image(out / f"{qc.image.path.name}.qc.png")
+    for qc, group, f, index in analyses:
+        qc.plot_analyzed_image(out / f"{f.name}{'' if group is None else '.' + group.tag}.qc.png")
         result = qc.results_data().as_dict()
+        if group is not None:
+            result |= {"detector": group.detector, "energy_window": group.energy_window}
         if dicom_out:
             from nmkit.workflows.qc.dicom_results import dicom_results
 
             result["dicom_files"] = save_results(dicom_results(qc, sources[index], info), dicom_out)
         if store is not None and not result["forced"]:
-            result["history_id"] = store.record(result, qc.image.metadata, qc.image.path)
+            result["history_id"] = store.record(result, qc.image.metadata, f)
         print_json(result) if json_out else typer.echo(qc.results())
         warn_if_out_of_domain(qc.image.path, result)
 
@@ -129,7 +138,8 @@ def history(
     horizon: float = typer.Option(30.0, "--horizon-days", help="Flag a trend that reaches a limit within this many days."),
     json_out: bool = typer.Option(False, "--json", help="Print every camera head with its checks as JSON."),
 ) -> None:
-    """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail."""
+    """Uniformity trend per camera and head: latest values, slope, and ok / rising / fail (--json: with the battery
+    tests' trends too)."""
     from nmkit.workflows.qc.history import TREND_COLUMNS, FloodHistory, database_url, trend_row
 
     for option, value in (("--iu-limit", iu_limit), ("--du-limit", du_limit), ("--horizon-days", horizon)):
@@ -139,9 +149,11 @@ def history(
 
         raise InputError(data_dir, "holds no QC history (nmkit.db); check floods with `nmkit serve` or "
                                    "`nmkit qc check --data-dir` first")
-    trends = FloodHistory(database_url(data_dir, db_url)).trends(iu_limit, du_limit, horizon)
+    store = FloodHistory(database_url(data_dir, db_url))
+    trends = store.trends(iu_limit, du_limit, horizon)
     if json_out:
-        print_json({"iu_limit": iu_limit, "du_limit": du_limit, "horizon_days": horizon, "cameras": trends})
+        print_json({"iu_limit": iu_limit, "du_limit": du_limit, "horizon_days": horizon, "cameras": trends,
+                    "battery": store.battery_trends(horizon)})
         return
     from rich.console import Console
     from rich.table import Table
@@ -152,6 +164,117 @@ def history(
     for cam in trends:
         table.add_row(*trend_row(cam))
     Console().print(table)
+
+
+# --- QC battery: count rate, sensitivity, centre of rotation (one result per head and energy window) and the
+# monthly report. Each command analyses everything before it writes anything.
+
+def _battery_outputs(test: str, analyses: list, out: Path, json_out: bool, data_dir: Optional[Path],
+                     db_url: Optional[str]) -> None:
+    """Figures into ``out``, one result per head and window printed (JSON or text), stored in the history."""
+    from nmkit.workflows.qc.history import FloodHistory, database_url
+
+    store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
+    several = len(analyses) > 1
+    for qc in analyses:
+        acq, group = qc.acquisition, qc.group
+        qc.plot_analyzed_image(out / f"{acq.path.name}{'.' + group.tag if several else ''}.{test}.png")
+        result = qc.results_data().as_dict()
+        if store is not None:
+            result["history_id"] = store.record_battery(test, result, acq.image.metadata, acq.path, group.detector,
+                                                        group.energy_window)
+        print_json(result) if json_out else typer.echo(qc.results())
+
+
+@app.command()
+@reports_input_errors
+def countrate(
+    file: Path = typer.Argument(..., help="A dynamic NM acquisition (DICOM; frame time read from the file)."),
+    out: Path = typer.Option(Path("qc-countrate"), "--out", help="Folder for the count-rate curve PNG."),
+    frame_s: Optional[float] = typer.Option(None, "--frame-s", help="Frame duration (s), overriding the file's."),
+    nuclide: Optional[str] = typer.Option(None, "--nuclide", help="Decaying source's nuclide (Tc-99m, I-131, ...): "
+                                          "adds the observed count rate at 20 % loss."),
+    half_life: Optional[float] = typer.Option(None, "--half-life-s", help="Or the source's half-life in seconds."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """NEMA NU 1 count rate: counts per second of every frame, the maximum and its frame (0-based)."""
+    from nmkit.workflows.qc.battery.countrate import CountRateQC
+    from nmkit.workflows.qc.battery.nuclides import half_life_s
+
+    if nuclide is not None and half_life is None:
+        half_life = half_life_s(nuclide)
+    analyses = [qc.analyze() for qc in CountRateQC.per_head(file, frame_s=frame_s, half_life_s=half_life)]
+    _battery_outputs("countrate", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def sensitivity(
+    file: Path = typer.Argument(..., help="A planar acquisition of a source of known activity (one frame per head)."),
+    activity_mbq: float = typer.Option(..., "--activity-mbq", help="The source's activity in MBq."),
+    nuclide: Optional[str] = typer.Option(None, "--nuclide", help="Tc-99m, I-123, I-131, In-111, Ga-67, Lu-177 "
+                                          "or Tl-201."),
+    half_life: Optional[float] = typer.Option(None, "--half-life-s", help="Or the half-life in seconds."),
+    activity_time: Optional[str] = typer.Option(None, "--activity-time", help="When the activity was measured "
+                                                "(2024-01-02T09:30 or 09:30 on the acquisition day; default: "
+                                                "at the acquisition start)."),
+    background: Optional[Path] = typer.Option(None, "--background", help="A background acquisition (one frame per "
+                                              "head)."),
+    out: Path = typer.Option(Path("qc-sensitivity"), "--out", help="Folder for the source image PNG."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """NEMA NU 1 planar sensitivity in cps/MBq, decay-corrected over the acquisition and from --activity-time."""
+    from nmkit.workflows.qc.battery.sensitivity import SensitivityQC
+
+    analyses = [qc.analyze() for qc in SensitivityQC.per_head(
+        file, activity_mbq=activity_mbq, nuclide=nuclide, half_life=half_life, background=background,
+        activity_time=activity_time)]
+    _battery_outputs("sensitivity", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def cor(
+    file: Path = typer.Argument(..., help="SPECT projections (TOMO) of a point source, one or more heads."),
+    out: Path = typer.Option(Path("qc-cor"), "--out", help="Folder for the sinusoid and residual PNG."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per head and energy window."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Also store the result in this QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="Store the result in this QC history database."),
+) -> None:
+    """Centre-of-rotation offset per head and the x / y deviations of the point source's track."""
+    from nmkit.workflows.qc.battery.cor import CenterOfRotationQC
+
+    analyses = [qc.analyze() for qc in CenterOfRotationQC.per_head(file)]
+    _battery_outputs("cor", analyses, out, json_out, data_dir, db_url)
+
+
+@app.command()
+@reports_input_errors
+def report(
+    out: Path = typer.Option(..., "--out", help="The report: FILE.html (self-contained) or FILE.pdf."),
+    data_dir: Path = typer.Option(Path("nmkit-data"), "--data-dir", help="The folder holding the QC history."),
+    db_url: Optional[str] = typer.Option(None, "--db-url", help="QC history database URL (default: SQLite in "
+                                         "--data-dir)."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Only this camera (station name or serial number)."),
+    month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM (default: the month of the latest check)."),
+    iu_limit: float = typer.Option(5.0, "--iu-limit", help="Acceptance limit for flood integral uniformity (%)."),
+    du_limit: Optional[float] = typer.Option(None, "--du-limit", help="Acceptance limit for differential "
+                                             "uniformity (%)."),
+) -> None:
+    """Monthly QC report per camera head: every test's latest value, limit, trend figure and the AI flood verdicts."""
+    from nmkit.workflows.qc.history import FloodHistory, database_url
+    from nmkit.workflows.qc.report import write_monthly_report
+
+    if not db_url and not (data_dir / "nmkit.db").is_file():
+        from nmkit.errors import InputError
+
+        raise InputError(data_dir, "holds no QC history (nmkit.db); store checks with --data-dir first")
+    path = write_monthly_report(FloodHistory(database_url(data_dir, db_url)), out, month, camera, iu_limit, du_limit)
+    typer.echo(f"report written to {path}")
 
 
 # The QC battery, part A: four-bar, quadrant, linearity, tomographic uniformity and contrast.
