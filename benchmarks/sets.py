@@ -49,6 +49,8 @@ LEDGER: tuple[Draw, ...] = (
     *(Draw("qc", "timing", "flood", s, "all", ("benchmarks/qc.py",), "phantom rate") for s in range(100, 108)),
     Draw("qc", "timing", "flood", 5, "all", ("benchmarks/qc.py",), "qc check latency"),
     Draw("qc", "timing", "flood", 4321, "all", ("benchmarks/web.py",), "web latency and load test"),
+    *(Draw("qc", "timing", "flood", 777_000 + s, "all", ("benchmarks/batch.py",), "batch throughput")
+      for s in range(0, 500, 100)),
     # gbp: gated blood-pool phantoms (nmkit.phantoms.gated)
     Draw("gbp", "train", "gated", 0, "split:gbp-fast:train", ("configs/gbp-fast.yaml",)),
     Draw("gbp", "validation", "gated", 0, "split:gbp-fast:val", ("configs/gbp-fast.yaml",), "checkpoint choice"),
