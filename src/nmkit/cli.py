@@ -188,7 +188,7 @@ def export_command(
 ) -> None:
     """Export a model for onnxruntime (ONNX) or torch.export (.pt2); the batch size stays free."""
     from nmkit.models import load_bundle
-    from nmkit.models.bundle import resolve_model
+    from nmkit.models.bundle import resolve_model_path
     from nmkit.models.export import export_model
 
     size = None
@@ -197,7 +197,7 @@ def export_command(
         if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
             raise InputError("--input-size", f"must be two positive whole numbers H,W, not {input_size!r}")
         size = (int(parts[0]), int(parts[1]))
-    net, info = load_bundle(resolve_model(model))
+    net, info = load_bundle(resolve_model_path(model))
     written = export_model(net, info, out, fmt, size)
     if json_out:
         print_json(written)

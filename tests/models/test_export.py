@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from nmkit.cli import app
-from nmkit.models import create_model, load_bundle, resolve_model, save_bundle, shipped_models
+from nmkit.models import create_model, load_bundle, resolve_model_path, save_bundle, shipped_models
 from nmkit.models.export import export_model, input_shape
 
 
@@ -50,7 +50,7 @@ def test_input_shape_from_config_or_default():
 def test_shipped_names_resolve():
     shipped = shipped_models()
     assert {"qc-default", "gbp-default", "pet-default", "bonescan-default"} <= set(shipped)
-    assert resolve_model("qc-default") == shipped["qc-default"]
+    assert resolve_model_path("qc-default") == shipped["qc-default"]
 
 
 def test_cli_refuses_unknown_model_and_format(tmp_path, tiny_bundle):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nmkit.errors import InputError
-from nmkit.models import create_model, freeze, init_from, resolve_model, save_bundle, shipped_models
+from nmkit.models import create_model, freeze, init_from, resolve_model_path, save_bundle, shipped_models
 
 
 def test_prefixed_files_and_bundles_fit_the_bare_network(tmp_path):
@@ -45,7 +45,7 @@ def test_missing_file_nothing_fitting_and_shipped_names(tmp_path):
     with pytest.raises(InputError, match="holds no weights that fit"):
         init_from(create_model("qc-compact"), tmp_path / "other.pt")
     assert "qc-default" in shipped_models()
-    assert resolve_model("qc-default") == shipped_models()["qc-default"]
+    assert resolve_model_path("qc-default") == shipped_models()["qc-default"]
 
 
 def test_models_shipped_lists_name_workflow_and_sha256():

@@ -72,11 +72,6 @@ def resolve_model_path(model: str | Path, what: str = "--model") -> Path:
     raise InputError(model, f"is neither a model file nor a shipped model ({what}; shipped: {', '.join(shipped)})")
 
 
-def resolve_model(name_or_path: str | Path) -> Path:
-    """The bundle file for a path, or for a shipped model's name."""
-    return resolve_model_path(name_or_path)
-
-
 def shipped_catalogue() -> list[dict[str, Any]]:
     """Each shipped model: name, workflow, sha256, nmkit version, training data and final validation metrics."""
     import hashlib
@@ -112,7 +107,7 @@ def load_model(path: str | Path | None, shipped: Path | None = None, what: str =
     if path is None and (shipped is None or not shipped.is_file()):
         raise InputError("--model", f"no default {what} model is shipped yet; pass --model PATH (train one with "
                                     f"`{train}`)")
-    chosen = resolve_model(path) if path is not None else shipped
+    chosen = resolve_model_path(path) if path is not None else shipped
     model, info = load_bundle(chosen)
     info["model_path"] = str(chosen)
     info["model_sha256"] = hashlib.sha256(chosen.read_bytes()).hexdigest()
@@ -126,7 +121,7 @@ def as_model(model: Any, info: dict[str, Any] | None, loader: Callable[[Any], tu
     shipped model's name (through the workflow's ``loader``), a (network, info) pair as loaders return, or a
     network."""
     if model is None or isinstance(model, (str, Path)):
-        return loader(None if model is None else resolve_model(model))
+        return loader(None if model is None else resolve_model_path(model))
     if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], nn.Module):
         return model[0], dict(model[1] or {})
     if isinstance(model, nn.Module):

@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from nmkit.errors import InputError
-from nmkit.models.bundle import resolve_model
+from nmkit.models.bundle import resolve_model_path
 from nmkit.models.weights import read_state_dict
 
 PREFIXES = ("module.", "model.", "net.", "encoder.", "backbone.")
@@ -31,7 +31,7 @@ def init_from(model: nn.Module, source: str | Path) -> tuple[int, int]:
     """Copy every tensor of ``source`` (a shipped model's name, a bundle or a local weights file) whose canonical
     name and shape fit ``model``; (loaded, tensors in the model). InputError when the file is missing or nothing
     fits."""
-    path = resolve_model(source)
+    path = resolve_model_path(source)
     own = model.state_dict()
     targets: dict[str, str] = {}
     for key in own:

@@ -11,7 +11,7 @@ import numpy as np
 from nmkit.errors import InputError
 from nmkit.io import Image
 from nmkit.metrics.ood import domain_check
-from nmkit.models import resolve_model
+from nmkit.models import resolve_model_path
 from nmkit.workflows.rds.evaluate import load_rds_models, lung_rds_probability
 from nmkit.workflows.rds.gate import implausible
 from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
@@ -59,7 +59,7 @@ class ChestRDS:
 
     def analyze(self, model: Any = None) -> ChestRDS:
         models = model if isinstance(model, dict) else load_rds_models(
-            None if model is None else [resolve_model(m) for m in ([model] if isinstance(model, (str, Path))
+            None if model is None else [resolve_model_path(m) for m in ([model] if isinstance(model, (str, Path))
                                                                      else model)])
         if "segmenter" not in models:
             raise InputError("model", "the analysis needs a lung segmentation model")
