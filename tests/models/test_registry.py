@@ -67,3 +67,23 @@ def test_load_model_takes_the_path_else_the_shipped_file_else_says_none_is_shipp
     with pytest.raises(InputError, match="no default demo model is shipped yet.*nmkit train x.yaml"):
         load_model(None, tmp_path / "absent.pt", "demo", "nmkit train x.yaml")
     assert shipped_model("nmkit.workflows.qc", "qc-default.pt").is_file()
+
+
+def test_shipped_bundles_carry_no_machine_paths():
+    """A bundle records file names only: no absolute path of the machine that trained it."""
+    from nmkit.models.bundle import shipped_models
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    for name, path in shipped_models().items():
+        info = torch.load(path, map_location="cpu", weights_only=True)["info"]
+        absolute = [s for s in strings(info) if s.startswith(("/", "~")) or s[1:3] == ":\\"]
+        assert absolute == [], f"{name} records machine paths: {absolute}"
