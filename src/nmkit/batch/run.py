@@ -28,7 +28,8 @@ class ItemTask:
         if item.error:
             return record | {"error": f"{item.path}: {item.error}."}
         try:
-            return record | self._analyse(item)
+            # "input" is the item's key, first, even where a result names its input itself (pet: by its path)
+            return record | self._analyse(item) | record
         except InputError as err:
             return record | {"error": str(err)}
         except MemoryError:
