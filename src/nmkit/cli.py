@@ -146,10 +146,10 @@ def batch_command(
     """
     from nmkit.batch import BatchTask, discover, run_batch, run_on_ray
     from nmkit.batch.command import report_batch
-    from nmkit.web.workflows import ANALYSES
+    from nmkit.batch.run import WORKFLOWS
 
-    if workflow not in ANALYSES:
-        raise InputError(workflow, f"is not a workflow (one of {', '.join(ANALYSES)})")
+    if workflow not in WORKFLOWS:
+        raise InputError(workflow, f"is not a workflow (one of {', '.join(WORKFLOWS)})")
     for path in model or []:
         if not path.is_file():
             raise InputError(path, "model file not found")

@@ -132,3 +132,10 @@ def test_ray_tasks_give_the_cli_records(tmp_path, floods, tiny_qc):
     remote = list(run_on_ray(BatchTask("qc", tmp_path / "ray", [tiny_qc]), items, "local"))
     assert [r.get("result") for r in remote] == [r.get("result") for r in local]
     assert [r["input"] for r in remote] == [r["input"] for r in local]
+
+
+def test_workflow_names_known_without_importing_the_analyses():
+    from nmkit.batch.run import WORKFLOWS
+    from nmkit.web.workflows import ANALYSES
+
+    assert WORKFLOWS == tuple(ANALYSES)

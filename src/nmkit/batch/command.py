@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ class CommandTask(ItemTask):
     """A command's per-input function as a batch task (picklable: top-level functions and plain values)."""
 
     analyse: Analyse
-    load_model: Callable[[Any], Any]
+    load_model: str  # "module:function" taking ``model``, imported only where a model is loaded (so the parent of
+    # worker processes never imports torch and the workflow's models)
     model: Any  # what load_model takes: a path, a list of paths, or None for the shipped model
     out: Path
     options: dict[str, Any] = field(default_factory=dict)
@@ -63,9 +65,13 @@ class CommandTask(ItemTask):
     def stored(self, item: Item) -> Path:
         return self.out / f"{item.key}.json"
 
+    def loader(self) -> Callable[[Any], Any]:
+        module, _, name = self.load_model.partition(":")
+        return getattr(import_module(module), name)
+
     def _analyse(self, item: Item) -> dict[str, Any]:
         results = [result for result, _ in self.analyse(item.path, self.output_of(self.out, item),
-                                                        loaded(self.load_model, self.model), self.options)]
+                                                        loaded(self.loader(), self.model), self.options)]
         record = results[0] if len(results) == 1 else {"heads": results}
         with atomic_path(self.stored(item)) as tmp:
             tmp.write_text(json_line(record))
@@ -91,7 +97,7 @@ def analyse_inputs(task: CommandTask, sources: list[Path], items: list[Item] | N
     from nmkit.console import print_json, warn_if_out_of_domain
 
     if items is None:
-        model = task.load_model(task.model)
+        model = task.loader()(task.model)
         for result, text in task.analyse(sources[0] if len(sources) == 1 else sources, task.out, model,
                                          task.options):
             print_json(result) if json_out else typer.echo(text)

@@ -16,6 +16,9 @@ from nmkit.batch.discover import Item
 from nmkit.errors import InputError
 
 RESULT = "result.json"
+# The keys of nmkit.web.workflows.ANALYSES, known without importing the analyses (torch and every workflow's models:
+# seconds of CPU a parent of worker processes has no use for).
+WORKFLOWS = ("qc", "gbp", "pet", "bonescan", "rds", "qc-countrate", "qc-cor")
 
 
 class ItemTask:
@@ -125,7 +128,9 @@ def run_batch(task: ItemTask, items: list[Item], jobs: int = 1, skip_done: bool 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_start,
                              initargs=(threads,)) as pool:
-        for record in pool.map(task, todo, chunksize=max(1, min(16, len(todo) // (4 * jobs)))):
+        # One item per call: an item takes a tenth of a second or more, so passing it costs nothing, and no worker
+        # sits idle at the end while another finishes a chunk of many.
+        for record in pool.map(task, todo):
             progress()
             yield record
 

@@ -106,7 +106,6 @@ def predict(
 ) -> None:
     """DJD grade (0 normal .. 4 severe) and grade probabilities for each knee."""
     from nmkit.errors import InputError
-    from nmkit.workflows.bonescan.analyse import load_bonescan_model
     from nmkit.workflows.bonescan.knees import METHODS
 
     if method not in METHODS:
@@ -117,8 +116,8 @@ def predict(
     if out is not None:
         output_folder(out)
     options = {"method": method, "force": force, "dicom_out": dicom_out}
-    analyse_inputs(CommandTask(grade_knees, load_bonescan_model, model, out, options), scan, items,
-                   json_out=json_out, jobs=jobs, skip_done=skip_done)
+    task = CommandTask(grade_knees, "nmkit.workflows.bonescan.analyse:load_bonescan_model", model, out, options)
+    analyse_inputs(task, scan, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 
 def grade_knees(scan: Path | list[Path], out: Path | None, model, options: dict) -> list[tuple[dict, str]]:

@@ -91,14 +91,12 @@ def ef(
     skip_done: bool = skip_done_option(),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
-    from nmkit.workflows.gbp.analyse import load_gbp_model
-
     require_positive("--fwhm-mm", fwhm_mm)
     output_folder(out)
     options = {"background": background, "fwhm_mm": fwhm_mm, "force": force, "dicom_out": dicom_out}
     items = batch_items(studies, group_series=True, group_frames=True)
-    analyse_inputs(CommandTask(ef_of_study, load_gbp_model, model, out, options), studies, items, json_out=json_out,
-                   jobs=jobs, skip_done=skip_done)
+    task = CommandTask(ef_of_study, "nmkit.workflows.gbp.analyse:load_gbp_model", model, out, options)
+    analyse_inputs(task, studies, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 
 def ef_of_study(study: Path, out: Path, model, options: dict) -> list[tuple[dict, str]]:

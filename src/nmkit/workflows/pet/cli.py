@@ -96,7 +96,6 @@ def predict(
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
     from nmkit.errors import InputError
-    from nmkit.workflows.pet.analyse import load_pet_model
     from nmkit.workflows.pet.dicom_results import NIFTI, prediction_target
 
     items = batch_items(early, group_series=True)
@@ -106,8 +105,8 @@ def predict(
         raise InputError(output, "names one file, but several inputs need a folder for their predictions")
     else:
         output_folder(output)
-    task = CommandTask(predict_delayed, load_pet_model, model, output, {"dicom_out": dicom_out},
-                       output_of=delayed_output)
+    task = CommandTask(predict_delayed, "nmkit.workflows.pet.analyse:load_pet_model", model, output,
+                       {"dicom_out": dicom_out}, output_of=delayed_output)
     analyse_inputs(task, early, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 

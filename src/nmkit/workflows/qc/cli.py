@@ -98,7 +98,6 @@ def check(
     skip_done: bool = skip_done_option(),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
-    from nmkit.workflows.qc.analyse import load_qc_model
     from nmkit.workflows.qc.history import database_url
 
     require_positive("--iu-limit", iu_limit)
@@ -106,8 +105,8 @@ def check(
     output_folder(out)
     options = {"iu_limit": iu_limit, "du_limit": du_limit, "bin_factor": bin_factor, "force": force,
                "dicom_out": dicom_out, "history_url": database_url(data_dir, db_url) if data_dir or db_url else None}
-    analyse_inputs(CommandTask(check_flood, load_qc_model, model, out, options), files, batch_items(files),
-                   json_out=json_out, jobs=jobs, skip_done=skip_done)
+    task = CommandTask(check_flood, "nmkit.workflows.qc.analyse:load_qc_model", model, out, options)
+    analyse_inputs(task, files, batch_items(files), json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 
 def check_flood(path: Path, out: Path, model, options: dict) -> list[tuple[dict, str]]:

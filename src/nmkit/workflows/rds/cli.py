@@ -121,12 +121,10 @@ def predict(
     skip_done: bool = skip_done_option(),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
-    from nmkit.workflows.rds.evaluate import load_rds_models
-
     output_folder(out)
     options = {"post": {"median": median, "tta": tta, "islands": islands}, "force": force, "dicom_out": dicom_out}
-    analyse_inputs(CommandTask(predict_radiograph, load_rds_models, model, out, options), images,
-                   batch_items(images), json_out=json_out, jobs=jobs, skip_done=skip_done)
+    task = CommandTask(predict_radiograph, "nmkit.workflows.rds.evaluate:load_rds_models", model, out, options)
+    analyse_inputs(task, images, batch_items(images), json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 
 def predict_radiograph(image: Path, out: Path, models, options: dict) -> list[tuple[dict, str]]:
