@@ -9,22 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from nmkit.batch import discover
 from nmkit.batch.command import batch_items
 from nmkit.cli import app
-from nmkit.models import create_model, save_bundle
 from nmkit.phantoms.flood import FloodSpec, generate_floods
-
-
-@pytest.fixture(scope="module")
-def tiny_qc(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    kwargs = {"width": 4, "stages": 2}
-    return save_bundle(tmp_path_factory.mktemp("model") / "tiny.pt", "qc-compact", kwargs,
-                       create_model("qc-compact", **kwargs).eval())
 
 
 @pytest.fixture()
