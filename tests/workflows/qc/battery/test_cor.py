@@ -58,5 +58,5 @@ def test_centroids_match_the_per_frame_formula_on_any_float_data():
         border = np.concatenate([frame[0], frame[-1], frame[1:-1, 0], frame[1:-1, -1]])
         weights = np.clip(frame.astype(np.float64) - np.median(border), 0, None)
         assert total == pytest.approx(weights.sum(), rel=1e-12)
-        assert centroid == pytest.approx([weights.sum(0) @ np.arange(30) / total, weights.sum(1) @ np.arange(20) / total],
-                                         rel=1e-12)
+        expected = [weights.sum(0) @ np.arange(30) / total, weights.sum(1) @ np.arange(20) / total]
+        assert centroid == pytest.approx(expected, rel=1e-12)
