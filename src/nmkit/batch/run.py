@@ -18,7 +18,7 @@ from nmkit.errors import InputError
 RESULT = "result.json"
 # The keys of nmkit.web.workflows.ANALYSES, known without importing the analyses (torch and every workflow's models:
 # seconds of CPU a parent of worker processes has no use for).
-WORKFLOWS = ("qc", "gbp", "pet", "bonescan", "rds", "qc-countrate", "qc-cor")
+WORKFLOWS = ("qc", "gbp", "pet", "bonescan", "rds", "qc-countrate", "qc-cor", "qc-tomo")
 
 
 class ItemTask:
