@@ -45,7 +45,7 @@ def _complete(ds: Dataset, given: set[str]) -> None:
     Type 2 attributes (empty)."""
     if "FrameIncrementPointer" not in given:
         ds.FrameIncrementPointer = [Tag(keyword) for keyword in FRAME_VECTORS if keyword in ds]
-    kind = ds.ImageType[2]
+    kind = ds.ImageType[2] if len(ds.ImageType) > 2 else ""  # a caller may give a shorter ImageType
     if "BodyPartExamined" not in ds and kind in BODY_PARTS:
         ds.BodyPartExamined = BODY_PARTS[kind]
     if "BodyPartExamined" not in ds and "Laterality" not in ds:
