@@ -1,10 +1,11 @@
-"""An analysis command on many inputs (nmkit.batch.command): one input as always, a batch otherwise; resume and
-worker processes give the records of one process."""
+"""An analysis command on many inputs (nmkit.batch.command): one input as always, a batch otherwise; resume gives
+the stored records; the task pickles for worker processes (which tests/batch/test_batch.py runs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,9 @@ def test_one_file_or_one_series_folder_is_one_input_anything_else_a_batch(tmp_pa
     assert [i.key for i in discover([tmp_path], group_frames=True) if i.key.startswith("frames")] == ["frames"]
 
 
-def test_skip_done_and_worker_processes_give_the_same_records(tmp_path, floods, tiny_qc):
+def test_skip_done_gives_the_stored_records(tmp_path, floods, tiny_qc):
     out = tmp_path / "maps"
-    first = check(floods, "--model", tiny_qc, "--out", out, "--jobs", 2)
+    first = check(floods, "--model", tiny_qc, "--out", out)
     assert first.exit_code == 0, first.output
     (out / "c.npy.json").write_text(json.dumps({"marker": 1}))   # proves the second run reads, not recomputes
     again = check(floods, "--model", tiny_qc, "--out", out, "--skip-done")
@@ -64,3 +65,12 @@ def test_all_bad_exits_2_with_an_error_line_each(tmp_path, tiny_qc):
         (tmp_path / name).write_text("not an image")
     result = check(tmp_path / "a.txt", tmp_path / "b.txt", "--model", tiny_qc, "--out", tmp_path / "maps")
     assert result.exit_code == 2 and all("error" in r for r in records(result)) and len(records(result)) == 2
+
+
+def test_a_command_task_travels_to_worker_processes(tmp_path):
+    from nmkit.batch import CommandTask
+    from nmkit.workflows.qc.cli import check_flood
+
+    task = CommandTask(check_flood, "nmkit.workflows.qc.analyse:load_qc_model", None, tmp_path, {"force": False})
+    assert pickle.loads(pickle.dumps(task)) == task          # spawn pickles the task with each item
+    assert task.loader().__name__ == "load_qc_model"
