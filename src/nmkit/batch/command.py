@@ -25,11 +25,10 @@ import typer
 from nmkit.atomic import atomic_path
 from nmkit.batch.discover import Item, discover
 from nmkit.batch.run import ItemTask, exit_code, loaded, run_batch
-from nmkit.console import json_line
+from nmkit.console import json_line, print_json, warn_if_out_of_domain
 
 Results = list[tuple[dict[str, Any], str]]
 Analyse = Callable[[Any, Path, Any, dict[str, Any]], Results]
-
 
 SOURCES_HELP = ("Several inputs, or folders (searched recursively), make a batch: one JSON line per item, "
                 "its error instead of a result for a bad one, outputs under --out by the item's relative path.")
@@ -94,8 +93,6 @@ def analyse_inputs(task: CommandTask, sources: list[Path], items: list[Item] | N
                    jobs: int = 1, skip_done: bool = False) -> None:
     """Run ``task`` on ``sources``: as the command always did when they are one input (``items`` None; its outputs
     go to ``task.out`` itself), else on ``items`` as a batch, exiting with the batch's exit code."""
-    from nmkit.console import print_json, warn_if_out_of_domain
-
     if items is None:
         model = task.loader()(task.model)
         for result, text in task.analyse(sources[0] if len(sources) == 1 else sources, task.out, model,
@@ -110,8 +107,6 @@ def report_batch(records: Iterator[dict[str, Any]], total: int, out: Path, label
     """Print each record as a JSON line with a progress bar on stderr, then a one-line summary; the exit code."""
     from rich.console import Console
     from rich.progress import Progress
-
-    from nmkit.console import print_json
 
     done = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
