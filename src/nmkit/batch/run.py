@@ -125,6 +125,7 @@ def run_batch(task: ItemTask, items: list[Item], jobs: int = 1, skip_done: bool 
             progress()
             yield record
         return
+    jobs = min(jobs, len(todo))  # a worker without an item would only start Python and import torch
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_start,
                              initargs=(threads,)) as pool:
