@@ -125,6 +125,7 @@ def main() -> None:
     model, info = load_bundle(bundle)
     info["model_path"] = str(bundle)
     rows["model"] = str(bundle)
+    rows["model_config"] = (info.get("config") or {}).get("source")
     rows["levels"] = []
     for counts in args.counts:
         spec = dataclasses.replace(FloodSpec.paper(), counts=counts)
@@ -138,6 +139,10 @@ def main() -> None:
     (out / "qc.json").write_text(json.dumps(rows, indent=2))
     write_section("qc", render(rows), benchmarks)
     print(render(rows))
+
+
+def shown_path(path: str) -> str:
+    return str(Path(path).relative_to(ROOT)) if Path(path).is_relative_to(ROOT) else path
 
 
 def ci(d: dict | None, fmt: str = ".4f") -> str:
@@ -162,6 +167,8 @@ def render(rows: dict) -> str:
     lines = ["## qc: flood uniformity", "", f"Command: `{rows['command']}` (test sets: {args.n_test} floods of the "
              f"study's grid at each count level, seed {TEST_SEED} (benchmarks/sets.py), never used in training or "
              f"to choose anything).", f"Machine: {rows['machine']}.", "",
+             f"- Model: `{shown_path(rows['model'])}`" + (f", trained by `configs/{rows['model_config']}`"
+                                                         if rows.get("model_config") else ""),
              f"- Phantom rate (paper grid 238x175, `generate_floods`, a thread per core, median of 7 sets of 2000 after a warm-up "
              f"set): **{rows['phantom_floods_per_s']:.0f} floods/s**" + (
                  f" (range {rows['phantom_floods_per_s_range'][0]:.0f}-{rows['phantom_floods_per_s_range'][1]:.0f}; "
