@@ -120,7 +120,7 @@ def main() -> None:
 
     rate = phantom_rate(n=20, repeats=2) if args.smoke else phantom_rate()
     rows = {"machine": machine(), **rate_rows(rate), "command": command("qc.py"),
-            "args": {"config": args.config, "model": args.model, "n_test": args.n_test, "counts": args.counts}}
+            "args": {"config": shown_path(args.config), "model": args.model, "n_test": args.n_test, "counts": args.counts}}
     bundle, rows["training"] = train_or_take(Path(args.config), args.model, out, rows["machine"])
     model, info = load_bundle(bundle)
     info["model_path"] = str(bundle)
