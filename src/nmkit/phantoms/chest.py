@@ -26,9 +26,10 @@ the left) whose air thins towards their edges, vessels from the hila, posterior 
 fainter anterior ribs, clavicles, scapular edges and breast shadows (adults), a stomach bubble; then patient
 tilt (+/-10 degrees), detector blur, scatter, a heel-effect gradient, a random window and S-shaped display curve,
 noise, collimation borders and burned-in text markers (R, L, AP, a line of text). Adults carry no devices.
-The ``varied`` style spreads that further where real lungs are harder to see than the realistic phantom's: the body
-smaller in the frame (air beside it, adults' arms at their sides), lungs of less air contrast with softer edges, denser soft tissue over the
-bases and apices, patchier lungs with denser vessels, a heart and diaphragm of varied density, denser breasts.
+The ``varied`` style spreads that further where real lungs are harder to see than the realistic phantom's: the
+body smaller in the frame (air beside it, adults' arms at their sides), lungs of less air contrast with softer
+edges, denser soft tissue over the bases and apices, patchier lungs with denser vessels, a heart and diaphragm of
+varied density, denser breasts.
 
 Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
 draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
