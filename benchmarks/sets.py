@@ -40,7 +40,7 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
                  "training and its validation fraction") for i in range(sections)]
 
 
-_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-long.yaml", "configs/rds-seg-varied-simple.yaml")
+_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml")
 """The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
 
 
