@@ -33,7 +33,9 @@ def test_a_smoke_run_never_writes_into_the_repository(monkeypatch):
 
 def test_qc(monkeypatch, tmp_path):
     run(monkeypatch, "qc", "--smoke", "--out", str(tmp_path), "--model", str(SHIPPED / "qc/default_model/qc-default.pt"))
-    assert "| 98 |" in section(tmp_path, "qc") and (tmp_path / "qc.json").is_file()
+    text = section(tmp_path, "qc")
+    assert "| 98 | " in text and "| CNN - observer AUC | verdict |" in text and (tmp_path / "qc.json").is_file()
+    assert "CNN against the ideal observer, AUC over the" in text
 
 
 def test_qc_default_model(monkeypatch, tmp_path):
