@@ -162,8 +162,8 @@ def render(rows: dict, command: str) -> str:
              f"Previous: the one shipped at commit {PREVIOUS_COMMIT} (`configs/{previous['config']}`). "
              f"After: `configs/{after['config']}` ({after['recipe']}). Montgomery radiographs (adult PA, 512 px, "
              "manual lung masks; Jaeger 2014): "
-             "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter and "
-             "rotation TTA on, as `nmkit rds predict`.", "",
+             "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter, rotation "
+             "TTA, island dropping and hole filling on, as `nmkit rds predict`.", "",
              "| segmenter | " + " | ".join(f"Dice {n}" for n in names) + " | mean Dice (95 % CI) | phantom test mIoU |"
              " phantom test Dice | validation Dice: realistic / varied phantoms | validation mIoU: simple phantoms |",
              "|---|" + "---|" * (len(names) + 5)]
