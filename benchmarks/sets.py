@@ -8,7 +8,8 @@ and test, and what draws on each.
 - timing: sets only timed (phantom rates, latencies, load tests), never scored.
 
 A set is a phantom generator, a seed and items (``all``, a ``range`` of indices, or one part of the patient or study
-split a config makes of that seed). tests/benchmarks/test_sets.py checks that no item has two roles, that every
+split a config makes of that seed), or a real data set (``pneumoniamnist``: its rows, official train then official
+val, split by benchmarks/pneumoniamnist.py with the seed given). tests/benchmarks/test_sets.py checks that no item has two roles, that every
 config trains on the seeds the ledger gives it, and that every benchmark's test seed is the ledger's.
 Benchmarks take their seeds from here (``seed(workflow, role)``).
 """
@@ -38,6 +39,10 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
     validation fraction is a random share of all of them."""
     return [Draw("qc", role, "flood", seed + 1000 * i, "all", (f"configs/{config}.yaml",),
                  "training and its validation fraction") for i in range(sections)]
+
+
+_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml")
+"""The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
 
 
 LEDGER: tuple[Draw, ...] = (
@@ -80,12 +85,28 @@ LEDGER: tuple[Draw, ...] = (
     # rds: neonatal chest radiograph phantoms (nmkit.phantoms.chest)
     Draw("rds", "train", "chest", 0, "all",
          ("configs/rds-seg-fast.yaml", "configs/rds-cls-fast.yaml", "configs/rds-whole-fast.yaml",
-          "configs/rds-joint-fast.yaml", "configs/rds-seg-real.yaml"), "training and its lung-area validation split"),
-    Draw("rds", "validation", "chest", 4242, "all", (), "settings chosen on other phantoms (model card)"),
+          "configs/rds-joint-fast.yaml", "configs/rds-seg-real.yaml", *_RDS_VARIED),
+         "training and its lung-area validation split"),
+    Draw("rds", "validation", "chest", 4242, "all", ("benchmarks/rds_real.py",),
+         "settings chosen on other phantoms (model card); the real-radiograph segmenter keeps its simple-phantom mIoU"),
+    Draw("rds", "validation", "chest", 4243, "all", ("benchmarks/rds_real.py",),
+         "realistic-style phantoms: the real-radiograph segmenter chosen on them"),
+    Draw("rds", "validation", "chest", 4244, "all", ("benchmarks/rds_real.py",),
+         "varied-style phantoms: the real-radiograph segmenter chosen on them"),
     Draw("rds", "test", "chest", 888_888, "all", ("benchmarks/rds.py",), "lungs, RDS and the shortcut"),
     Draw("rds", "test", "chest", 313_131, "all", ("benchmarks/rds.py:rotated",), "rotated test set: where rotation TTA acts"),
-    Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml",), "its realistic-style phantoms"),
+    Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml", *_RDS_VARIED),
+         "their realistic-style phantoms"),
+    Draw("rds", "train", "chest", 2, "all", _RDS_VARIED, "their varied-style phantoms"),
     Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
+    # rds on real patients: PneumoniaMNIST (../shared/data/cxr/pneumoniamnist; benchmarks/pneumoniamnist.py:splits)
+    Draw("rds", "train", "pneumoniamnist", 15, "split:rds-pneumoniamnist:train",
+         ("configs/rds-pneumoniamnist.yaml",), "the official train split less the held-out test"),
+    Draw("rds", "validation", "pneumoniamnist", 15, "split:rds-pneumoniamnist:val",
+         ("configs/rds-pneumoniamnist.yaml", "benchmarks/pneumoniamnist.py"),
+         "the official val split: the config's epochs and augmentation, each checkpoint, temperature and threshold"),
+    Draw("rds", "test", "pneumoniamnist", 15, "split:rds-pneumoniamnist:test", ("benchmarks/pneumoniamnist.py",),
+         "a stratified 15 % of the official train split, held out before any training; scored once"),
 )
 
 
