@@ -144,14 +144,12 @@ def batch_command(
 
     Exit code 0 when every item succeeded, 1 when some failed, 2 when none could be read.
     """
-    from rich.console import Console
-    from rich.progress import Progress
+    from nmkit.batch import BatchTask, discover, run_batch, run_on_ray
+    from nmkit.batch.command import report_batch
+    from nmkit.batch.run import WORKFLOWS
 
-    from nmkit.batch import BatchTask, discover, exit_code, run_batch, run_on_ray
-    from nmkit.web.workflows import ANALYSES
-
-    if workflow not in ANALYSES:
-        raise InputError(workflow, f"is not a workflow (one of {', '.join(ANALYSES)})")
+    if workflow not in WORKFLOWS:
+        raise InputError(workflow, f"is not a workflow (one of {', '.join(WORKFLOWS)})")
     for path in model or []:
         if not path.is_file():
             raise InputError(path, "model file not found")
@@ -162,18 +160,8 @@ def batch_command(
 
         history = database_url(data_dir, db_url)
     task = BatchTask(workflow, out.resolve(), [p.resolve() for p in model or []], history_url=history)
-    records = []
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        job = bar.add_task(f"{workflow}: {len(items)} items", total=len(items))
-        step = lambda: bar.advance(job)  # noqa: E731
-        runner = (run_on_ray(task, items, ray_address, step) if ray_address
-                  else run_batch(task, items, jobs, skip_done, step))
-        for record in runner:
-            records.append(record)
-            print_json(record)
-    failed = sum("error" in r for r in records)
-    typer.echo(f"{len(records) - failed} of {len(records)} items analysed; results in {out}", err=True)
-    raise typer.Exit(exit_code(records))
+    records = run_on_ray(task, items, ray_address) if ray_address else run_batch(task, items, jobs, skip_done)
+    raise typer.Exit(report_batch(records, len(items), out, f"{workflow}: "))
 
 
 @app.command("export")

@@ -81,8 +81,13 @@ def warn_if_out_of_domain(source: Any, result: dict[str, Any]) -> None:
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as one line of JSON with stable key order."""
-    sys.stdout.write(json.dumps(obj, default=_plain) + "\n")
+    sys.stdout.write(json_line(obj) + "\n")
     sys.stdout.flush()
+
+
+def json_line(obj: Any) -> str:
+    """``obj`` as one line of JSON (NumPy numbers and arrays as plain ones, anything else as its text)."""
+    return json.dumps(obj, default=_plain)
 
 
 def _plain(value: Any) -> Any:

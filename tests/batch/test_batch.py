@@ -9,25 +9,15 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-import torch
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from typer.testing import CliRunner
 
 from nmkit.batch import BatchTask, discover, exit_code, run_batch, run_on_ray
 from nmkit.cli import app
-from nmkit.models import create_model, save_bundle
 from nmkit.phantoms.flood import FloodSpec, generate_floods
 
 RESULT_KEYS = {"ufov_iu", "ufov_du", "cfov_iu", "cfov_du", "defect_probability", "verdict"}
-
-
-@pytest.fixture(scope="module")
-def tiny_qc(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    kwargs = {"width": 4, "stages": 2}
-    return save_bundle(tmp_path_factory.mktemp("model") / "tiny.pt", "qc-compact", kwargs,
-                       create_model("qc-compact", **kwargs).eval())
 
 
 @pytest.fixture()
@@ -132,3 +122,10 @@ def test_ray_tasks_give_the_cli_records(tmp_path, floods, tiny_qc):
     remote = list(run_on_ray(BatchTask("qc", tmp_path / "ray", [tiny_qc]), items, "local"))
     assert [r.get("result") for r in remote] == [r.get("result") for r in local]
     assert [r["input"] for r in remote] == [r["input"] for r in local]
+
+
+def test_workflow_names_known_without_importing_the_analyses():
+    from nmkit.batch.run import WORKFLOWS
+    from nmkit.web.workflows import ANALYSES
+
+    assert WORKFLOWS == tuple(ANALYSES)

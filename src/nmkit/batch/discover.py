@@ -20,11 +20,13 @@ class Item:
     error: str | None = None  # a problem found while discovering (the item is reported, not analysed)
 
 
-def discover(sources: list[Path], group_series: bool = False) -> list[Item]:
+def discover(sources: list[Path], group_series: bool = False, group_frames: bool = False) -> list[Item]:
     """The items under ``sources`` in a stable order; InputError when a source does not exist.
 
     With ``group_series`` (a workflow that reads a volume of single-slice instances, e.g. PET), the DICOM files of
-    one series become one item: their folder. Otherwise every file is an item.
+    one series become one item: their folder. With ``group_frames`` (a workflow that never takes one 2-D image,
+    e.g. gbp), the 2-D PNG/TIFF/JPEG and NumPy frames of one folder become one item: that folder. Otherwise every
+    file is an item.
     """
     files: list[Path] = []
     for source in sources:
@@ -40,16 +42,45 @@ def discover(sources: list[Path], group_series: bool = False) -> list[Item]:
         raise InputError(", ".join(map(str, sources)), "holds no files")
     root = Path(os.path.commonpath([p.parent for p in files]))
     series: dict[str, list[Path]] = defaultdict(list)
+    frames: dict[Path, list[Path]] = defaultdict(list)
     items: list[Item] = []
     for path in files:
         uid = _series_uid(path) if group_series else None
-        if uid is None:
-            items.append(Item(_key(path, root), path))
-        else:
+        if uid is not None:
             series[uid].append(path)
+        elif group_frames and _is_frame(path):
+            frames[path.parent].append(path)
+        else:
+            items.append(Item(_key(path, root), path))
     for uid, members in series.items():
         items.append(_series_item(uid, members, root))
+    for folder, members in frames.items():
+        items.append(_frames_item(folder, members, root))
     return sorted(items, key=lambda item: item.key)
+
+
+def _frames_item(folder: Path, members: list[Path], root: Path) -> Item:
+    others = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p not in members]
+    if others:
+        return Item(_key(folder, root), folder, f"holds 2-D frames and other files ({others[0].name}); give the "
+                                                f"frames of one study a folder of their own")
+    return Item(_key(folder, root), folder)
+
+
+def _is_frame(path: Path) -> bool:
+    """A 2-D PNG/TIFF/JPEG image or 2-D NumPy array: one frame of a study kept as a folder of frames."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith((b"\x89PNG", b"II*\x00", b"MM\x00*", b"\xff\xd8\xff")):
+        return True
+    if head.startswith(b"\x93NUMPY"):
+        import numpy as np
+
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False).ndim == 2
+        except (ValueError, OSError):
+            return False
+    return False
 
 
 def _series_item(uid: str, members: list[Path], root: Path) -> Item:

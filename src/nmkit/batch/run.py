@@ -16,11 +16,42 @@ from nmkit.batch.discover import Item
 from nmkit.errors import InputError
 
 RESULT = "result.json"
+# The keys of nmkit.web.workflows.ANALYSES, known without importing the analyses (torch and every workflow's models:
+# seconds of CPU a parent of worker processes has no use for).
+WORKFLOWS = ("qc", "gbp", "pet", "bonescan", "rds", "qc-countrate", "qc-cor", "qc-tomo")
+
+
+class ItemTask:
+    """What a batch runs per item: the record of its result, or of its one-sentence error (never an exception,
+    so one broken item cannot end the batch). Subclasses say how an item is analysed and where its record lies."""
+
+    def __call__(self, item: Item) -> dict[str, Any]:
+        """The record for ``item``: the workflow's result (as ``--json`` prints it) or its one-sentence error."""
+        record: dict[str, Any] = {"input": item.key}
+        if item.error:
+            return record | {"error": f"{item.path}: {item.error}."}
+        try:
+            # "input" is the item's key, first, even where a result names its input itself (pet: by its path)
+            return record | self._analyse(item) | record
+        except InputError as err:
+            return record | {"error": str(err)}
+        except MemoryError:
+            return record | {"error": f"{item.path}: too large to analyse in this machine's memory."}
+        except Exception as err:  # noqa: BLE001 - one broken item must not end the batch; it is reported
+            return record | {"error": f"{item.path}: the analysis failed ({type(err).__name__}: {err})."}
+
+    def stored(self, item: Item) -> Path:
+        """Where the item's result is kept once it is done (``--skip-done`` reads it instead of analysing again)."""
+        raise NotImplementedError
+
+    def _analyse(self, item: Item) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 @dataclass
-class BatchTask:
-    """What every worker needs to analyse an item: the workflow, the model files, the options, the output root.
+class BatchTask(ItemTask):
+    """``nmkit batch``: an item analysed as ``nmkit serve`` analyses an upload (the workflow's ``web.py``), its
+    result and figures in ``out/<key>/``.
 
     Picklable, so it travels to worker processes and Ray tasks; the model loads once per process, on first use.
     """
@@ -31,22 +62,11 @@ class BatchTask:
     options: dict[str, Any] = field(default_factory=dict)
     history_url: str | None = None  # qc: record each accepted flood in this QC history database
 
-    def __call__(self, item: Item) -> dict[str, Any]:
-        """The record for ``item``: the workflow's result (as ``--json`` prints it) or its one-sentence error."""
-        record: dict[str, Any] = {"input": item.key}
-        if item.error:
-            return record | {"error": f"{item.path}: {item.error}."}
-        try:
-            return record | self._analyse(item)
-        except InputError as err:
-            return record | {"error": str(err)}
-        except MemoryError:
-            return record | {"error": f"{item.path}: too large to analyse in this machine's memory."}
-        except Exception as err:  # noqa: BLE001 - one broken item must not end the batch; it is reported
-            return record | {"error": f"{item.path}: the analysis failed ({type(err).__name__}: {err})."}
-
     def output_dir(self, item: Item) -> Path:
         return self.out / item.key
+
+    def stored(self, item: Item) -> Path:
+        return self.output_dir(item) / RESULT
 
     def _analyse(self, item: Item) -> dict[str, Any]:
         from nmkit.web.analysis import RunContext
@@ -61,36 +81,39 @@ class BatchTask:
                                         f"{analysis.accepts})")
         options = dict(self.options)
         if self.history_url and self.workflow == "qc":
-            options["qc_history"] = _history(self.history_url)
+            options["qc_history"] = history(self.history_url)
+        model = loaded(analysis.load_model, list(self.models))
         with pixel_limit(analysis.max_pixel_mb), atomic_dir(self.output_dir(item)) as out:
-            outcome = analysis.run(RunContext(item.path, item.key, probe, out, self._model(analysis), options))
+            outcome = analysis.run(RunContext(item.path, item.key, probe, out, model, options))
             document = {"workflow": self.workflow, "verdict": outcome.verdict, "figures": outcome.figures,
                         "downloads": outcome.downloads, "result": _relative(outcome.result, out)}
             with atomic_path(out / RESULT) as tmp:
                 tmp.write_text(json.dumps(document, indent=2, default=str))
         return document
 
-    def _model(self, analysis) -> Any:
-        key = (self.workflow, tuple(self.models))
-        if key not in _MODELS:
-            _MODELS[key] = analysis.load_model(list(self.models))
-        return _MODELS[key]
+
+def loaded(load_model: Callable[[Any], Any], source: Any) -> Any:
+    """``load_model(source)``, once per process: every item a worker analyses shares the model it loaded."""
+    key = (load_model, repr(source))
+    if key not in _MODELS:
+        _MODELS[key] = load_model(source)
+    return _MODELS[key]
 
 
 _MODELS: dict[tuple, Any] = {}  # per process: each worker loads its model once
 _HISTORIES: dict[str, Any] = {}
 
 
-def run_batch(task: BatchTask, items: list[Item], jobs: int = 1, skip_done: bool = False,
+def run_batch(task: ItemTask, items: list[Item], jobs: int = 1, skip_done: bool = False,
               progress: Callable[[], None] = lambda: None) -> Iterator[dict[str, Any]]:
     """One record per item, in the items' order; ``jobs`` > 1 runs them in that many worker processes.
 
-    With ``skip_done`` an item whose ``result.json`` exists is not analysed again: its stored result is given,
-    marked ``"resumed": true``.
+    With ``skip_done`` an item whose stored result (``task.stored``) exists is not analysed again: that result is
+    given, marked ``"resumed": true``.
     """
     todo = []
     for item in items:
-        stored = task.output_dir(item) / RESULT
+        stored = task.stored(item)
         if skip_done and stored.is_file():
             progress()
             yield {"input": item.key, "resumed": True} | json.loads(stored.read_text())
@@ -102,15 +125,18 @@ def run_batch(task: BatchTask, items: list[Item], jobs: int = 1, skip_done: bool
             progress()
             yield record
         return
+    jobs = min(jobs, len(todo))  # a worker without an item would only start Python and import torch
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_start,
                              initargs=(threads,)) as pool:
-        for record in pool.map(task, todo, chunksize=max(1, min(16, len(todo) // (4 * jobs)))):
+        # One item per call: an item takes a tenth of a second or more, so passing it costs nothing, and no worker
+        # sits idle at the end while another finishes a chunk of many.
+        for record in pool.map(task, todo):
             progress()
             yield record
 
 
-def run_on_ray(task: BatchTask, items: list[Item], address: str | None = None,
+def run_on_ray(task: ItemTask, items: list[Item], address: str | None = None,
                progress: Callable[[], None] = lambda: None) -> Iterator[dict[str, Any]]:
     """The same records, computed as Ray tasks on the cluster at ``address`` ("local" starts one here).
 
@@ -143,7 +169,7 @@ def exit_code(records: list[dict[str, Any]]) -> int:
     return 0 if failed == 0 else 2 if failed == len(records) else 1
 
 
-def _call(task: BatchTask, item: Item) -> dict[str, Any]:
+def _call(task: ItemTask, item: Item) -> dict[str, Any]:
     return task(item)
 
 
@@ -188,7 +214,8 @@ def _probe(path: Path):
     return Probe(kind, image.modality, tuple(image.shape), dict(image.metadata), image)
 
 
-def _history(url: str):
+def history(url: str):
+    """The QC history database at ``url``, opened once per process."""
     if url not in _HISTORIES:
         from nmkit.workflows.qc.history import FloodHistory
 

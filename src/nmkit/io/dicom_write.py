@@ -32,6 +32,44 @@ def derived_uid(*parts: str) -> UID:
     return UID(f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, name).int}")
 
 
+FRAME_VECTORS = ("EnergyWindowVector", "DetectorVector", "PhaseVector", "RotationVector", "RRIntervalVector",
+                 "TimeSlotVector", "SliceVector", "AngularViewVector", "TimeSliceVector")  # the standard's order
+
+
+BODY_PARTS = {"GATED": "HEART", "WHOLE BODY": "WHOLEBODY"}  # what a gated or whole-body study shows
+
+
+def _complete(ds: Dataset, given: set[str]) -> None:
+    """What the NM Image IOD asks for and the caller left out: the frame increment pointer of the vectors
+    present (unless given), the body part (so Laterality may be absent), frame durations (0: not known) and the
+    Type 2 attributes (empty)."""
+    if "FrameIncrementPointer" not in given:
+        ds.FrameIncrementPointer = [Tag(keyword) for keyword in FRAME_VECTORS if keyword in ds]
+    kind = ds.ImageType[2] if len(ds.ImageType) > 2 else ""  # a caller may give a shorter ImageType
+    if "BodyPartExamined" not in ds and kind in BODY_PARTS:
+        ds.BodyPartExamined = BODY_PARTS[kind]
+    if "BodyPartExamined" not in ds and "Laterality" not in ds:
+        ds.Laterality = ""  # a flood or a source images no body part: laterality not known
+    if kind in ("STATIC", "WHOLE BODY") and "ActualFrameDuration" not in ds:
+        ds.ActualFrameDuration = 0
+    if kind == "WHOLE BODY":
+        for keyword in ("ScanVelocity", "ScanLength"):
+            if keyword not in ds:
+                setattr(ds, keyword, None)
+    for rotation in ds.get("RotationInformationSequence", []):
+        if "ActualFrameDuration" not in rotation:
+            rotation.ActualFrameDuration = 0
+    for head in ds.DetectorInformationSequence:  # NM Detector module: Type 2 in every item
+        for keyword in ("CollimatorType", "ImagePositionPatient", "ImageOrientationPatient"):
+            if keyword not in head:
+                setattr(head, keyword, None)
+
+
+def person_name(patient_id: str) -> str:
+    """A Patient's Name in the DICOM form FAMILY^GIVEN: a one-word ID becomes a family name (``PHANTOM^``)."""
+    return patient_id if "^" in patient_id else f"{patient_id}^"
+
+
 def _ds(value: float) -> DSfloat:
     return DSfloat(float(value), auto_format=True)
 
@@ -69,8 +107,6 @@ def _add_gating(ds: Dataset, gated: dict[str, Any], n_frames: int) -> None:
     r_r = float(gated.get("r_r_ms", 60_000.0 / heart_rate))
     if int(gated.get("n_time_slots", n_frames)) != n_frames:
         raise ValueError(f"n_time_slots ({gated['n_time_slots']}) must equal the number of frames ({n_frames})")
-    ds.FrameIncrementPointer = [Tag("EnergyWindowVector"), Tag("DetectorVector"), Tag("RRIntervalVector"),
-                                Tag("TimeSlotVector")]
     ds.NumberOfRRIntervals, ds.RRIntervalVector = 1, [1] * n_frames
     ds.NumberOfTimeSlots, ds.TimeSlotVector = n_frames, list(range(1, n_frames + 1))
     ds.BeatRejectionFlag, ds.HeartRate = "N", round(heart_rate)
@@ -94,7 +130,9 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
     (TimeSlotVector 1..F), HeartRate, and a GatedInformationSequence holding TriggerTime 0 and a
     DataInformationSequence with FrameTime (R-R / F ms), NominalInterval (R-R ms) and one
     TimeSlotInformationSequence item (TimeSlotTime) per slot. ``extra`` sets further keywords and wins over
-    everything but the pixel description. The file is written atomically; returns ``path``.
+    everything but the pixel description; Type 2 attributes it leaves out (in its DetectorInformationSequence items
+    too) are written empty, so every file passes dciodvfy. A STATIC or WHOLE BODY image says ActualFrameDuration
+    0 (not known) unless ``extra`` gives it. The file is written atomically; returns ``path``.
     """
     path = Path(path)
     pixels = _pixels(frames)
@@ -116,7 +154,7 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
     ds.SOPClassUID, ds.SOPInstanceUID = NuclearMedicineImageStorage, sop_uid
     ds.StudyInstanceUID = derived_uid("study", patient_id)
     ds.SeriesInstanceUID = derived_uid("series", patient_id, series_description)
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = patient_id, patient_id, "", ""
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = person_name(patient_id), patient_id, "", ""
     for prefix in ("Study", "Series", "Acquisition", "Content"):
         setattr(ds, f"{prefix}Date", FIXED_DATE)
         setattr(ds, f"{prefix}Time", FIXED_TIME)
@@ -126,13 +164,16 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
     ds.ImageType = ["ORIGINAL", "PRIMARY", "STATIC" if gated is None else "GATED", "EMISSION"]
     ds.NumberOfEnergyWindows, ds.EnergyWindowVector = 1, [1] * n_frames
     ds.NumberOfDetectors, ds.DetectorVector = 1, [1] * n_frames
-    ds.DetectorInformationSequence = [_item(DetectorID="1")]
+    ds.DetectorInformationSequence = [Dataset()]
+    ds.EnergyWindowInformationSequence, ds.RadiopharmaceuticalInformationSequence = [], []
+    ds.PatientOrientationCodeSequence, ds.PatientGantryRelationshipCodeSequence = [], []
+    total = int(pixels.sum(dtype=np.int64))
+    ds.CountsAccumulated = total if total < 2**31 else None  # IS holds 32-bit numbers; Type 2: empty beyond
     if gated is not None:
         _add_gating(ds, gated, n_frames)
-    else:
-        ds.FrameIncrementPointer = [Tag("EnergyWindowVector"), Tag("DetectorVector")]
     for keyword, value in (extra or {}).items():
         setattr(ds, keyword, value)
+    _complete(ds, set(extra or ()))
     ds.NumberOfFrames, ds.Rows, ds.Columns = n_frames, rows, cols
     ds.PixelSpacing = [_ds(v) for v in spacing]
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
@@ -143,4 +184,4 @@ def write_nm_dicom(path: str | Path, frames: np.ndarray, pixel_spacing_mm: tuple
     return path
 
 
-__all__ = ["GATED_KEYS", "derived_uid", "write_nm_dicom"]
+__all__ = ["GATED_KEYS", "derived_uid", "person_name", "write_nm_dicom"]

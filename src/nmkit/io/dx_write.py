@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from nmkit.atomic import atomic_path
+from nmkit.io.dicom_write import person_name
 
 DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
 PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
@@ -27,6 +28,13 @@ FIXED_DATE, FIXED_TIME = "20000101", "000000"
 def _uid(*parts: str) -> UID:
     """A 2.25 UID from the name-based (SHA-1) UUID of ``parts``."""
     return UID(f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, chr(31).join(('nmkit-dx', *parts))).int}")
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    """A SNOMED CT code item."""
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "SCT", meaning
+    return item
 
 
 def write_dx_dicom(path: str | Path, pixels: np.ndarray, pixel_mm: float, photometric: str = "MONOCHROME2",
@@ -63,8 +71,13 @@ def write_dx_dicom(path: str | Path, pixels: np.ndarray, pixel_mm: float, photom
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = FIXED_DATE
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = FIXED_TIME
     ds.Modality, ds.PresentationIntentType = "DX", "FOR PRESENTATION"
-    ds.PatientID, ds.PatientName = patient_id, patient_id
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = patient_id, person_name(patient_id), "", ""
+    ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName, ds.Manufacturer = "1", "", "", "nmkit"
     ds.SeriesDescription, ds.BodyPartExamined, ds.ViewPosition = series_description, "CHEST", "AP"
+    ds.AnatomicRegionSequence = [_code("43799004", "Chest")]
+    ds.ViewCodeSequence = [_code("399348003", "antero-posterior")]
+    ds.ImageLaterality, ds.PatientOrientation = "U", ["L", "F"]  # unpaired; an AP view seen facing the patient
+    ds.DetectorType, ds.PositionerType, ds.AcquisitionContextSequence = "", "", []
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
@@ -73,6 +86,11 @@ def write_dx_dicom(path: str | Path, pixels: np.ndarray, pixel_mm: float, photom
     ds.PixelSpacing = ds.ImagerPixelSpacing = [f"{pixel_mm:.6g}", f"{pixel_mm:.6g}"]
     ds.WindowCenter, ds.WindowWidth = f"{window[0]:g}", f"{window[1]:g}"
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "0", "1", "US"
+    # Larger stored values are denser (less X-ray intensity) in MONOCHROME2, lighter in MONOCHROME1.
+    ds.PixelIntensityRelationship = "LIN"
+    ds.PixelIntensityRelationshipSign = -1 if photometric == "MONOCHROME2" else 1
+    ds.PresentationLUTShape = "IDENTITY" if photometric == "MONOCHROME2" else "INVERSE"
+    ds.LossyImageCompression, ds.BurnedInAnnotation = "00", "NO"
     ds.PixelData = stored.tobytes()
     path = Path(path)
     with atomic_path(path) as tmp:

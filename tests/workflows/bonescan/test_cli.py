@@ -98,3 +98,29 @@ def test_predict_with_the_shipped_model(scan_set):
     assert default_model_path().is_file() and default_model_path().stat().st_size < 5_000_000
     out = _json(runner.invoke(app, ["bonescan", "predict", str(scan_set / "scans" / "scan_00002.mat"), "--json"]))
     assert out["model"].startswith("bonescan-") and "(bonescan-default.pt, sha256:" in out["model"] and len(out["knees"]) == 2
+
+
+def test_predict_of_a_folder_gives_each_scan_and_the_bad_one_its_error(scan_set, tiny_model, tmp_path):
+    archive = tmp_path / "archive"
+    for ward, index in (("a", 0), ("b", 1)):                 # two scans of one name
+        (archive / ward).mkdir(parents=True)
+        (archive / ward / "scan.mat").write_bytes((scan_set / "scans" / f"scan_0000{index}.mat").read_bytes())
+    (archive / "broken.mat").write_text("not a MATLAB file")
+    out = tmp_path / "knees"
+    result = runner.invoke(app, ["bonescan", "predict", str(archive), "--model", str(tiny_model), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["a/scan.mat", "b/scan.mat", "broken.mat"] and "error" in records["broken.mat"]
+    for ward in ("a", "b"):
+        assert len(records[f"{ward}/scan.mat"]["knees"]) == 2 and (out / ward / "scan.knees.png").is_file()
+
+
+def test_predict_of_two_single_view_files_is_one_scan(scan_set, tiny_model, tmp_path):
+    from nmkit.io.matlab import read_bone_mat
+
+    study = read_bone_mat(scan_set / "scans" / "scan_00000.mat")
+    np.save(tmp_path / "anterior.npy", study.anterior)
+    np.save(tmp_path / "posterior.npy", study.posterior)
+    out = _json(runner.invoke(app, ["bonescan", "predict", str(tmp_path / "anterior.npy"),
+                                    str(tmp_path / "posterior.npy"), "--model", str(tiny_model), "--json"]))
+    assert "input" not in out and len(out["knees"]) == 2

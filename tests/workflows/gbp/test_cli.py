@@ -108,3 +108,21 @@ def test_ef_refuses_a_bad_system_fwhm(gated_set, tiny_model, tmp_path):
                                  str(tiny_model), "--background", "spill", "--fwhm-mm", "0", "--out",
                                  str(tmp_path / "o")])
     assert result.exit_code == 2 and "--fwhm-mm" in result.output and not (tmp_path / "o").exists()
+
+
+def test_ef_of_a_folder_gives_each_study_and_the_bad_one_its_error(gated_set, tiny_model, tmp_path):
+    archive = tmp_path / "archive"
+    (archive / "a").mkdir(parents=True)
+    (archive / "a" / "study.dcm").write_bytes((gated_set / "studies" / "study_00000.dcm").read_bytes())
+    (archive / "frames").mkdir()                             # a study kept as a folder of 2-D frames: one item
+    for i, frame in enumerate(pydicom.dcmread(gated_set / "studies" / "study_00002.dcm").pixel_array):
+        np.save(archive / "frames" / f"{i:02d}.npy", frame.astype(np.float32))
+    np.save(archive / "short.npy", np.ones((4, 64, 64), np.float32))
+    out = tmp_path / "ef"
+    result = runner.invoke(app, ["gbp", "ef", str(archive), "--model", str(tiny_model), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["a/study.dcm", "frames", "short.npy"]
+    assert "at least 8" in records["short.npy"]["error"]
+    for key in ("a/study.dcm", "frames"):
+        assert "ef" in records[key] and (out / f"{key}.rois.png").is_file() and (out / f"{key}.json").is_file()

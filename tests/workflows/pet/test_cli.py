@@ -121,3 +121,21 @@ def test_patient_metrics_and_lesion_errors_known_values():
     assert metrics["psnr_body"] == pytest.approx(10 * np.log10(PSNR_RANGE_SUV**2 / (4.0 / 32)))
     assert metrics["psnr"] == pytest.approx(10 * np.log10(PSNR_RANGE_SUV**2 / (4.0 / 128)))
     assert metrics["nrmse"] == pytest.approx(2.0 / np.sqrt(64 + 31))
+
+
+def test_predict_of_several_volumes_writes_each_and_reports_the_bad_one(fdg_set, generator_bundle, tmp_path):
+    inputs = tmp_path / "in"
+    for patient in ("p0", "p1"):                             # two volumes of one name
+        (inputs / patient).mkdir(parents=True)
+        (inputs / patient / "early.nii.gz").write_bytes((fdg_set / "patient_00000" / "early.nii.gz").read_bytes())
+    write_suv_nifti(inputs / "empty.nii.gz", np.zeros((4, 32, 32)), (5.0, 4.0, 4.0))
+    out = tmp_path / "pred"
+    result = runner.invoke(app, ["pet", "predict", str(inputs), "-o", str(out), "--model", str(generator_bundle)])
+    assert result.exit_code == 1, result.output
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["empty.nii.gz", "p0/early.nii.gz", "p1/early.nii.gz"]
+    assert "empty" in records["empty.nii.gz"]["error"] and not (out / "empty.delayed.nii.gz").exists()
+    for patient in ("p0", "p1"):
+        assert read_nifti(out / patient / "early.delayed.nii.gz").array.shape == (12, 40, 40)
+    refused = runner.invoke(app, ["pet", "predict", str(inputs), "-o", str(tmp_path / "one.nii.gz")])
+    assert refused.exit_code == 2 and "several inputs need a folder" in refused.stderr

@@ -101,13 +101,30 @@ def _bad_inputs(tmp_path):
 @pytest.mark.parametrize("name", ["notes.txt", "nodata.dcm", "nan.npy", "zero.npy", "constant.npy", "stack.npy", "tiny.npy"])
 def test_check_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path, tiny_model, name):
     bad = _bad_inputs(tmp_path)[name]
-    good = flood_file(tmp_path, "good.npy")
     out = tmp_path / "maps"
-    result = invoke("qc", "check", good, bad, "--model", tiny_model, "--out", out)
+    result = invoke("qc", "check", bad, "--model", tiny_model, "--out", out)
     assert result.exit_code == 2, result.output
     message = result.stderr.strip()
     assert message.startswith("error: ") and name in message and message.count("\n") == 0
     assert not out.exists()
+
+
+def test_check_of_a_folder_reports_a_bad_file_and_goes_on(tmp_path, tiny_model):
+    for ward in ("ward1", "ward2"):
+        (tmp_path / "archive" / ward).mkdir(parents=True)
+        flood_file(tmp_path / "archive" / ward)                  # two files of one name: two outputs
+    (tmp_path / "archive" / "ward2" / "notes.txt").write_text("not an image")
+    out = tmp_path / "maps"
+    result = invoke("qc", "check", tmp_path / "archive", "--model", tiny_model, "--out", out)
+    assert result.exit_code == 1, result.output
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["ward1/flood.npy", "ward2/flood.npy", "ward2/notes.txt"]
+    assert "notes.txt: is not an image nmkit can read" in records["ward2/notes.txt"]["error"]
+    for key in ("ward1/flood.npy", "ward2/flood.npy"):
+        assert CHECK_KEYS <= set(records[key]) and records[key]["map_png"] == str(out / f"{key}.qc.png")
+        assert json.loads((out / f"{key}.json").read_text()) == {k: v for k, v in records[key].items() if k != "input"}
+        assert (out / f"{key}.qc.png").stat().st_mode & 0o777 == 0o644
+    assert "2 of 3 items analysed" in result.stderr
 
 
 def test_evaluate_json_keys_and_readers(tmp_path, tiny_model):

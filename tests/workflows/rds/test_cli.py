@@ -143,3 +143,19 @@ def test_predict_refuses_a_nuclear_medicine_flood(shared_data, tmp_path):
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "rds predict takes a chest radiograph" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_predict_of_a_folder_gives_each_radiograph_and_the_bad_one_its_error(full_size_set, tmp_path):
+    archive = tmp_path / "archive"
+    for ward in ("a", "b"):                                  # two radiographs of one name
+        (archive / ward).mkdir(parents=True)
+        (archive / ward / "cxr.png").write_bytes((full_size_set / "images" / "cxr_00000.png").read_bytes())
+    PILImage.fromarray(np.full((32, 32, 3), (200, 10, 10), dtype=np.uint8)).save(archive / "colour.png")
+    out = tmp_path / "pred"
+    result = runner.invoke(app, ["rds", "predict", str(archive), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert "is a colour image" in records["colour.png"]["error"]
+    for ward in ("a", "b"):
+        assert records[f"{ward}/cxr.png"]["mask_png"] == str(out / ward / "cxr.lungs.png")
+        assert (out / ward / "cxr.lungs.png").is_file()

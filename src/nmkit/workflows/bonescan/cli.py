@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, warn_if_out_of_domain
+from nmkit.batch.command import SOURCES_HELP, CommandTask, analyse_inputs, batch_items, jobs_option, skip_done_option
+from nmkit.console import output_folder, print_json, reports_input_errors
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -91,30 +92,46 @@ def crop(
 @app.command()
 @reports_input_errors
 def predict(
-    scan: list[Path] = typer.Argument(..., help="A study .mat, a whole-body DICOM, or anterior and posterior files."),
+    scan: list[Path] = typer.Argument(..., help="A study .mat, a whole-body DICOM, or anterior and posterior files. "
+                                      + SOURCES_HELP),
     model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the overlay PNG."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the overlay PNG (several inputs: default "
+                                       "bonescan-predict)."),
     method: str = typer.Option("anatomy", "--method", help="Knee finder: anatomy (default) or plan."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Analyse a file that is not a whole-body scan anyway."),
+    jobs: int = jobs_option(),
+    skip_done: bool = skip_done_option(),
 ) -> None:
     """DJD grade (0 normal .. 4 severe) and grade probabilities for each knee."""
     from nmkit.errors import InputError
-    from nmkit.workflows.bonescan.analyse import KneeDJD, load_bonescan_model
     from nmkit.workflows.bonescan.knees import METHODS
 
     if method not in METHODS:
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, not {method!r}")
+    items = batch_items(scan, one_input=_views_pair)
+    if items is not None:
+        out = out or Path("bonescan-predict")
     if out is not None:
         output_folder(out)
-    sources = sources_for(scan, dicom_out)
-    net, info = load_bonescan_model(model)
-    analysis = KneeDJD(scan, method, force=force).analyze(net, info)
+    options = {"method": method, "force": force, "dicom_out": dicom_out}
+    task = CommandTask(grade_knees, "nmkit.workflows.bonescan.analyse:load_bonescan_model", model, out, options)
+    analyse_inputs(task, scan, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
+
+
+def grade_knees(scan: Path | list[Path], out: Path | None, model, options: dict) -> list[tuple[dict, str]]:
+    """One scan's knee grades: the overlay into ``out`` (none when None), and with ``dicom_out`` its DICOM
+    results."""
+    from nmkit.workflows.bonescan.analyse import KneeDJD
+
+    net, info = model
+    sources = sources_for(scan, options["dicom_out"])
+    analysis = KneeDJD(scan, options["method"], force=options["force"]).analyze(net, info)
     if out is not None:
         analysis.plot_analyzed_image(out / f"{analysis.scan.path.stem}.knees.png")
     result = analysis.results_data().as_dict()
-    if dicom_out:
+    if options["dicom_out"]:
         import tempfile
 
         from nmkit.workflows.bonescan.dicom_results import dicom_results
@@ -122,10 +139,22 @@ def predict(
         with tempfile.TemporaryDirectory() as tmp:  # the SC needs the figure even without --out
             if out is None:
                 analysis.plot_analyzed_image(Path(tmp) / "knees.png")
-            result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
+            result["dicom_files"] = save_results(dicom_results(analysis, sources, info), options["dicom_out"])
         result["overlay_png"] = None if out is None else result["overlay_png"]
-    print_json(result) if json_out else typer.echo(analysis.results())
-    warn_if_out_of_domain(analysis.scan.path, result)
+    return [(result, analysis.results())]
+
+
+def _views_pair(sources: list[Path]) -> bool:
+    """Two image files of one view each: the anterior and posterior views of one scan (not two scans)."""
+    from nmkit.errors import InputError
+    from nmkit.io import load_image
+
+    if len(sources) != 2 or not all(p.is_file() and p.suffix.lower() != ".mat" for p in sources):
+        return False
+    try:
+        return all(load_image(p).n_frames == 1 for p in sources)
+    except InputError:
+        return False
 
 
 @app.command()

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
+from nmkit.batch.command import SOURCES_HELP, CommandTask, analyse_inputs, batch_items, jobs_option, skip_done_option
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -77,7 +78,8 @@ def evaluate(
 @app.command()
 @reports_input_errors
 def ef(
-    study: Path = typer.Argument(..., help="A gated study: multi-frame DICOM/NIfTI/.npy, or a folder of frames."),
+    studies: list[Path] = typer.Argument(..., help="A gated study: multi-frame DICOM/NIfTI/.npy, or a folder of "
+                                         "frames. " + SOURCES_HELP),
     model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
     background: str = typer.Option("study", "--background", help=BACKGROUND_HELP),
     fwhm_mm: float = typer.Option(12.0, "--fwhm-mm", help="System resolution (FWHM, mm) for --background spill."),
@@ -85,22 +87,31 @@ def ef(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Analyse a file that is not a gated study anyway."),
+    jobs: int = jobs_option(),
+    skip_done: bool = skip_done_option(),
 ) -> None:
     """LV ejection fraction: LV ROI on every frame, ED/ES, background ROI, time-activity curve."""
-    from nmkit.workflows.gbp.analyse import GatedEF, load_gbp_model
-
     require_positive("--fwhm-mm", fwhm_mm)
     output_folder(out)
-    sources = sources_for(study, dicom_out)
-    net, info = load_gbp_model(model)
-    analysis = GatedEF(study, background=background, fwhm_mm=fwhm_mm, force=force).analyze(net, info)
-    name = study.name
-    analysis.plot_analyzed_image(out / f"{name}.rois.png")
-    analysis.plot_curve(out / f"{name}.curve.png")
+    options = {"background": background, "fwhm_mm": fwhm_mm, "force": force, "dicom_out": dicom_out}
+    items = batch_items(studies, group_series=True, group_frames=True)
+    task = CommandTask(ef_of_study, "nmkit.workflows.gbp.analyse:load_gbp_model", model, out, options)
+    analyse_inputs(task, studies, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
+
+
+def ef_of_study(study: Path, out: Path, model, options: dict) -> list[tuple[dict, str]]:
+    """One study's LVEF: the ROI overlay and the curve into ``out``, and with ``dicom_out`` its DICOM results."""
+    from nmkit.workflows.gbp.analyse import GatedEF
+
+    net, info = model
+    sources = sources_for(study, options["dicom_out"])
+    analysis = GatedEF(study, background=options["background"], fwhm_mm=options["fwhm_mm"],
+                       force=options["force"]).analyze(net, info)
+    analysis.plot_analyzed_image(out / f"{study.name}.rois.png")
+    analysis.plot_curve(out / f"{study.name}.curve.png")
     result = analysis.results_data().as_dict()
-    if dicom_out:
+    if options["dicom_out"]:
         from nmkit.workflows.gbp.dicom_results import dicom_results
 
-        result["dicom_files"] = save_results(dicom_results(analysis, sources, info), dicom_out)
-    print_json(result) if json_out else typer.echo(analysis.results())
-    warn_if_out_of_domain(study, result)
+        result["dicom_files"] = save_results(dicom_results(analysis, sources, info), options["dicom_out"])
+    return [(result, analysis.results())]

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
+from nmkit.console import output_file, output_folder, print_json, reports_input_errors, require_positive
+from nmkit.batch.command import SOURCES_HELP, CommandTask, analyse_inputs, batch_items, jobs_option, skip_done_option
 from nmkit.dicom import DICOM_OUT_HELP, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -80,30 +81,54 @@ def synth(
 @app.command()
 @reports_input_errors
 def predict(
-    early: Path = typer.Argument(..., help="Early PET: SUV NIfTI (.nii/.nii.gz) or DICOM PT file/folder."),
+    early: list[Path] = typer.Argument(..., help="Early PET: SUV NIfTI (.nii/.nii.gz) or DICOM PT file/folder. "
+                                       + SOURCES_HELP),
     output: Path = typer.Option(..., "-o", "--out", help="Predicted delayed volume: a folder (a new PT DICOM "
-                                "series, one file per slice; needs a DICOM early series) or a .nii/.nii.gz file."),
+                                "series, one file per slice; needs a DICOM early series) or a .nii/.nii.gz file. "
+                                "Several inputs: a folder, with OUT/<relative path>.delayed/ (PT series) or "
+                                ".delayed.nii.gz per input."),
     model: Optional[Path] = typer.Option(None, "--model",
                                          help="Generator bundle from `nmkit train` (default: the shipped one)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
+    jobs: int = jobs_option(),
+    skip_done: bool = skip_done_option(),
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
-    from nmkit.workflows.pet.dicom_results import NIFTI, SERIES, predict_to, prediction_target, series_sources
+    from nmkit.errors import InputError
+    from nmkit.workflows.pet.dicom_results import NIFTI, prediction_target
 
-    target = prediction_target(output)
-    if target == NIFTI:
-        output_file(output)
+    items = batch_items(early, group_series=True)
+    if items is None:  # one input: -o names its predicted volume
+        output_file(output) if prediction_target(output) == NIFTI else output_folder(output)
+    elif output.name.lower().endswith((".nii", ".nii.gz")):
+        raise InputError(output, "names one file, but several inputs need a folder for their predictions")
     else:
         output_folder(output)
-    sources = series_sources(early) if target == SERIES else sources_for(early, dicom_out)
-    result = predict_to(early, output, model, sources, dicom_out)
-    warn_if_out_of_domain(early, result)
-    print_json(result) if json_out else typer.echo(
-        f"delayed volume written to {output} (SUVmax {result['predicted_suv_max']:.2f})")
-    warn_if_out_of_domain(early, result)
+    task = CommandTask(predict_delayed, "nmkit.workflows.pet.analyse:load_pet_model", model, output,
+                       {"dicom_out": dicom_out}, output_of=delayed_output)
+    analyse_inputs(task, early, items, json_out=json_out, jobs=jobs, skip_done=skip_done)
 
 
+def predict_delayed(early: Path, output: Path, model, options: dict) -> list[tuple[dict, str]]:
+    """One early volume's predicted delayed volume, written to ``output`` (a PT series folder, or NIfTI when it
+    is named .nii/.nii.gz), and with ``dicom_out`` the SR and SC."""
+    from nmkit.workflows.pet.dicom_results import SERIES, predict_to, series_kind, series_sources
+
+    target = series_kind(output)
+    sources = series_sources(early) if target == SERIES else sources_for(early, options["dicom_out"])
+    result = predict_to(early, output, model, sources, options["dicom_out"])
+    return [(result, f"delayed volume written to {output} (SUVmax {result['predicted_suv_max']:.2f})")]
+
+
+def delayed_output(out: Path, item) -> Path:
+    """Where a batch item's prediction goes: OUT/<relative path>.delayed.nii.gz for NIfTI, else the PT series
+    folder OUT/<relative path>.delayed/."""
+    key = item.key
+    for suffix in (".nii.gz", ".nii"):
+        if key.lower().endswith(suffix):
+            return out / f"{key[:-len(suffix)]}.delayed.nii.gz"
+    return out / f"{key}.delayed"
 @app.command()
 @reports_input_errors
 def evaluate(

@@ -37,10 +37,15 @@ def dicom_results(result: dict[str, Any], early: np.ndarray, delayed: np.ndarray
 SERIES, NIFTI = "series", "nifti"
 
 
+def series_kind(output: Path) -> str:
+    """``nifti`` for a .nii/.nii.gz name, else ``series`` (a PT series folder)."""
+    return NIFTI if output.name.lower().endswith((".nii", ".nii.gz")) else SERIES
+
+
 def prediction_target(output: Path) -> str:
     """``nifti`` for a .nii/.nii.gz name, ``series`` for a folder (an existing one, or a name without suffix);
     InputError for any other name (a .dcm file name would hide a whole series behind one name)."""
-    if output.name.lower().endswith((".nii", ".nii.gz")):
+    if series_kind(output) == NIFTI:
         return NIFTI
     if output.is_dir() or (not output.exists() and not output.suffix):
         if output.is_dir() and any(output.iterdir()):
@@ -58,17 +63,18 @@ def series_sources(early: Path) -> list[Dataset]:
                                           "output instead")
 
 
-def predict_to(early: Path, output: Path, model: Path | None, sources: list[Dataset] | None,
+def predict_to(early: Path, output: Path, model: tuple[Any, dict[str, Any]], sources: list[Dataset] | None,
                dicom_out: Path | None) -> dict[str, Any]:
-    """Predict the delayed volume of ``early`` into ``output`` (a PT series folder or NIfTI, as
-    :func:`prediction_target` says) and, with ``dicom_out``, the SR and SC there; the JSON result."""
+    """Predict the delayed volume of ``early`` with the loaded ``(generator, info)`` into ``output`` (a PT series
+    folder, or NIfTI when it is named .nii/.nii.gz) and, with ``dicom_out``, the SR and SC there; the JSON
+    result."""
     from nmkit.dicom import save_results
     from nmkit.dicom.pt import write_pt_series
-    from nmkit.workflows.pet.analyse import load_early, load_pet_model, predict_early
+    from nmkit.workflows.pet.analyse import load_early, predict_early
 
-    generator, info = load_pet_model(model)
+    generator, info = model
     image = load_early(early)
-    series = prediction_target(output) == SERIES
+    series = series_kind(output) == SERIES
     with tempfile.TemporaryDirectory() as tmp:
         result, delayed = predict_early(image, early, Path(tmp) / "delayed.nii" if series else output, generator,
                                         info)

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, require_positive, warn_if_out_of_domain
+from nmkit.batch.command import SOURCES_HELP, CommandTask, analyse_inputs, batch_items, jobs_option, skip_done_option
+from nmkit.console import output_folder, print_json, reports_input_errors, require_positive
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 from nmkit.datasets.cli import dataset_app
 
@@ -79,7 +80,8 @@ def evaluate(
 @app.command()
 @reports_input_errors
 def check(
-    files: list[Path] = typer.Argument(..., help="Flood images (DICOM, MetaImage, NIfTI, PNG/TIFF, .npy)."),
+    files: list[Path] = typer.Argument(..., help="Flood images (DICOM, MetaImage, NIfTI, PNG/TIFF, .npy). "
+                                       + SOURCES_HELP),
     model: Optional[Path] = typer.Option(None, "--model", help="Model bundle (default: the shipped model)."),
     out: Path = typer.Option(Path("qc-check"), "--out", help="Folder for the defect-map PNGs."),
     iu_limit: float = typer.Option(5.0, "--iu-limit", help="Fail when UFOV or CFOV integral uniformity exceeds this (%)."),
@@ -92,40 +94,49 @@ def check(
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Analyse files that are not floods anyway (never stored "
                                                      "in the QC history)."),
+    jobs: int = jobs_option(),
+    skip_done: bool = skip_done_option(),
 ) -> None:
     """NEMA NU 1 uniformity, AI defect probability and a defect map for each flood."""
-    from nmkit.workflows.qc.analyse import FloodQC, load_qc_model
-    from nmkit.workflows.qc.battery._frames import head_images
-    from nmkit.workflows.qc.history import FloodHistory, database_url
+    from nmkit.workflows.qc.history import database_url
 
     require_positive("--iu-limit", iu_limit)
     require_positive("--du-limit", du_limit)
     output_folder(out)
-    sources = [sources_for(f, dicom_out) for f in files]
-    net, info = load_qc_model(model)
-    # Analyse every file before writing anything, so bad input leaves no half-written output. A file of several
-    # heads or energy windows gives one check per head and window.
-    analyses = []
-    for index, f in enumerate(files):
-        parts = head_images(f) or [(None, f)]
-        for group, image in parts:
-            qc = FloodQC(image, iu_limit=iu_limit, du_limit=du_limit, bin_factor=bin_factor,
-                         force=force).analyze(net, info)
-            analyses.append((qc, group, Path(f), index))
-    store = FloodHistory(database_url(data_dir, db_url)) if data_dir or db_url else None
-    for qc, group, f, index in analyses:
-        qc.plot_analyzed_image(out / f"{f.name}{'' if group is None else '.' + group.tag}.qc.png")
+    options = {"iu_limit": iu_limit, "du_limit": du_limit, "bin_factor": bin_factor, "force": force,
+               "dicom_out": dicom_out, "history_url": database_url(data_dir, db_url) if data_dir or db_url else None}
+    task = CommandTask(check_flood, "nmkit.workflows.qc.analyse:load_qc_model", model, out, options)
+    analyse_inputs(task, files, batch_items(files), json_out=json_out, jobs=jobs, skip_done=skip_done)
+
+
+def check_flood(path: Path, out: Path, model, options: dict) -> list[tuple[dict, str]]:
+    """One flood file's checks, one per head and energy window (a file of several gives several): defect maps
+    into ``out``, each check in the QC history and, with ``dicom_out``, its DICOM results. Every head is analysed
+    before anything is written, so bad input leaves no half-written output."""
+    from nmkit.batch.run import history
+    from nmkit.workflows.qc.analyse import FloodQC
+    from nmkit.workflows.qc.battery._frames import head_images
+
+    net, info = model
+    sources = sources_for(path, options["dicom_out"])
+    analyses = [(FloodQC(image, iu_limit=options["iu_limit"], du_limit=options["du_limit"],
+                         bin_factor=options["bin_factor"], force=options["force"]).analyze(net, info), group)
+                for group, image in head_images(path) or [(None, path)]]
+    store = history(options["history_url"]) if options["history_url"] else None
+    done = []
+    for qc, group in analyses:
+        qc.plot_analyzed_image(out / f"{path.name}{'' if group is None else '.' + group.tag}.qc.png")
         result = qc.results_data().as_dict()
         if group is not None:
             result |= {"detector": group.detector, "energy_window": group.energy_window}
-        if dicom_out:
+        if options["dicom_out"]:
             from nmkit.workflows.qc.dicom_results import dicom_results
 
-            result["dicom_files"] = save_results(dicom_results(qc, sources[index], info), dicom_out)
+            result["dicom_files"] = save_results(dicom_results(qc, sources, info), options["dicom_out"])
         if store is not None and not result["forced"]:
-            result["history_id"] = store.record(result, qc.image.metadata, f)
-        print_json(result) if json_out else typer.echo(qc.results())
-        warn_if_out_of_domain(qc.image.path, result)
+            result["history_id"] = store.record(result, qc.image.metadata, path)
+        done.append((result, qc.results()))
+    return done
 
 
 @app.command()

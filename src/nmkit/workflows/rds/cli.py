@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from nmkit.console import output_folder, print_json, reports_input_errors, warn_if_out_of_domain
+from nmkit.batch.command import SOURCES_HELP, CommandTask, analyse_inputs, batch_items, jobs_option, skip_done_option
+from nmkit.console import output_folder, print_json, reports_input_errors
 from nmkit.dicom import DICOM_OUT_HELP, save_results, sources_for
 
 app = typer.Typer(help="Neonatal respiratory distress syndrome on chest X-ray: lungs, then RDS.", no_args_is_help=True)
@@ -107,7 +108,7 @@ def evaluate(
 @app.command()
 @reports_input_errors
 def predict(
-    image: Path = typer.Argument(..., help="A chest radiograph: DICOM (DX/CR) or PNG."),
+    images: list[Path] = typer.Argument(..., help="A chest radiograph: DICOM (DX/CR) or PNG. " + SOURCES_HELP),
     model: Optional[list[Path]] = typer.Option(None, "--model", help=MODEL_HELP),
     out: Path = typer.Option(Path("rds-predict"), "--out", help="Folder for the lung mask PNG."),
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
@@ -116,26 +117,29 @@ def predict(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Analyse a file that is not a radiograph anyway."),
+    jobs: int = jobs_option(),
+    skip_done: bool = skip_done_option(),
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
-    from nmkit.workflows.rds.evaluate import load_rds_models, predict_image
+    output_folder(out)
+    options = {"post": {"median": median, "tta": tta, "islands": islands}, "force": force, "dicom_out": dicom_out}
+    task = CommandTask(predict_radiograph, "nmkit.workflows.rds.evaluate:load_rds_models", model, out, options)
+    analyse_inputs(task, images, batch_items(images), json_out=json_out, jobs=jobs, skip_done=skip_done)
+
+
+def predict_radiograph(image: Path, out: Path, models, options: dict) -> list[tuple[dict, str]]:
+    """One radiograph's lung mask (a PNG in ``out``) and P(RDS), and with ``dicom_out`` its DICOM results."""
+    from nmkit.workflows.rds.evaluate import predict_image
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    output_folder(out)
-    sources = sources_for(image, dicom_out)
-    models = load_rds_models(model)
-    result = predict_image(image, models, out, PostProcess(median=median, tta=tta, islands=islands),
-                           force=force)
-    if dicom_out:
+    sources = sources_for(image, options["dicom_out"])
+    result = predict_image(image, models, out, PostProcess(**options["post"]), force=options["force"])
+    if options["dicom_out"]:
         from nmkit.workflows.rds.dicom_results import dicom_results_of_prediction
 
         result["dicom_files"] = save_results(dicom_results_of_prediction(image, result, models, sources, out),
-                                             dicom_out)
-    if json_out:
-        print_json(result)
-    else:
-        p = result["rds_probability"]
-        mark = "" if result["in_domain"] else " (unreliable)"
-        typer.echo(f"lung area {result['lung_area_px']} px, mask {result['mask_png']}, RDS probability "
-                   f"{'-' if p is None else f'{p:.3f}'}{mark}")
-    warn_if_out_of_domain(image, result)
+                                             options["dicom_out"])
+    p = result["rds_probability"]
+    mark = "" if result["in_domain"] else " (unreliable)"
+    return [(result, f"lung area {result['lung_area_px']} px, mask {result['mask_png']}, RDS probability "
+                     f"{'-' if p is None else f'{p:.3f}'}{mark}")]
