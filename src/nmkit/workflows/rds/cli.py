@@ -95,13 +95,14 @@ def evaluate(
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
     islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
+    holes: bool = typer.Option(True, "--holes/--no-holes", help="Fill holes inside a lung (vessels, nodules)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Lung mIoU/Dice, RDS accuracy, sensitivity, specificity, AUC, and the device shortcut test."""
     from nmkit.workflows.rds.evaluate import evaluate_folder, format_evaluation
     from nmkit.workflows.rds.postprocess import PostProcess
 
-    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta, islands=islands))
+    result = evaluate_folder(data, model, PostProcess(median=median, tta=tta, islands=islands, holes=holes))
     print_json(result) if json_out else typer.echo(format_evaluation(result))
 
 
@@ -114,6 +115,7 @@ def predict(
     median: bool = typer.Option(True, "--median/--no-median", help="Median filter on the predicted mask."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Rotation TTA when the predicted lung is small."),
     islands: bool = typer.Option(True, "--islands/--no-islands", help="Drop regions under 10 % of the largest lung."),
+    holes: bool = typer.Option(True, "--holes/--no-holes", help="Fill holes inside a lung (vessels, nodules)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     dicom_out: Optional[Path] = typer.Option(None, "--dicom-out", help=DICOM_OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Analyse a file that is not a radiograph anyway."),
@@ -122,7 +124,7 @@ def predict(
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
     output_folder(out)
-    options = {"post": {"median": median, "tta": tta, "islands": islands}, "force": force, "dicom_out": dicom_out}
+    options = {"post": {"median": median, "tta": tta, "islands": islands, "holes": holes}, "force": force, "dicom_out": dicom_out}
     task = CommandTask(predict_radiograph, "nmkit.workflows.rds.evaluate:load_rds_models", model, out, options)
     analyse_inputs(task, images, batch_items(images), json_out=json_out, jobs=jobs, skip_done=skip_done)
 
