@@ -2,8 +2,11 @@
 coverage of the gbp EF interval. Writes the "calibration" section of BENCHMARKS.md.
 
 Temperature: fitted on each model's own validation split, rebuilt exactly from its training config (same
-phantoms, same seed, same split); ECE and reliability measured on a test set never used for training or
-fitting. ``--install`` writes the temperature into the shipped bundles (``info["temperature"]``).
+phantoms, same seed, same split), joined for bonescan and rds by a fresh validation set drawn as in training from
+the ledger's validation seed (their own splits are classified all right, where the likelihood has no finite
+optimum); ECE (with its 95 % bootstrap interval) and reliability measured on a test set from the ledger's test
+seed, never used for training or fitting. ``--install`` writes the temperature into the shipped bundles
+(``info["temperature"]``). Seeds: benchmarks/sets.py.
 
     PYTHONPATH=src python benchmarks/calibration.py [--install] [--skip-ef]
 """
@@ -11,7 +14,6 @@ fitting. ``--install`` writes the temperature into the shipped bundles (``info["
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -22,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, write_section  # noqa: E402
+from sets import seed  # noqa: E402
 
 from nmkit.atomic import atomic_path  # noqa: E402
 from nmkit.engine import load_config  # noqa: E402
@@ -33,12 +36,16 @@ from nmkit.metrics.calibration import (  # noqa: E402
     reliability_bins,
     set_temperature,
 )
+from nmkit.metrics.bootstrap import bootstrap_interval  # noqa: E402
 from nmkit.models import load_bundle  # noqa: E402
 from nmkit.report.figures import reliability_figure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "calibration"
-TEST_SEED = 424242
+USER = "benchmarks/calibration.py"
+TEST_SEEDS = {key: seed(key, "test", USER) for key in ("qc", "bonescan", "rds")}
+VALIDATION_SEEDS = {key: seed(key, "validation", USER) for key in ("bonescan", "rds")}
+N_EXTRA = {"bonescan": 200, "rds": 400}  # scans / radiographs of the extra validation set and of the test set
 MODELS = {"qc": (ROOT / "src/nmkit/workflows/qc/default_model/qc-default.pt", ROOT / "configs/qc-default.yaml"),
           "bonescan": (ROOT / "src/nmkit/workflows/bonescan/default_model/bonescan-default.pt",
                        ROOT / "configs/bonescan-fast.yaml"),
@@ -56,7 +63,7 @@ def qc_sets(config: dict) -> dict[str, tuple]:
     labels = np.array([r["label"] for r in records])
     val_set = (images[val], labels[val])
     del images
-    test_images, test_records = make_phantom_set(data["phantom"] | {"n": 600}, TEST_SEED)
+    test_images, test_records = make_phantom_set(data["phantom"] | {"n": 600}, TEST_SEEDS["qc"])
     return {"val": val_set, "test": (test_images, np.array([r["label"] for r in test_records]))}
 
 
@@ -69,13 +76,18 @@ def qc_logits(model, images: np.ndarray) -> np.ndarray:
 
 
 def bonescan_sets(config: dict) -> dict[str, tuple]:
+    """Knees: the config's validation patients and those of fresh validation scans; test scans (a unit of the
+    bootstrap is a scan: both its knees)."""
     from nmkit.workflows.bonescan.data import load_knee_data, patient_split, phantom_knees, spec_from_config
 
-    data, seed = config["data"], int(config["seed"])
-    inputs, grades, scans = load_knee_data(data, seed)
-    _, val = patient_split(scans, float(data.get("val_fraction", 0.2)), seed)
-    test_inputs, test_grades, _ = phantom_knees(spec_from_config(data["phantom"]), 200, TEST_SEED)
-    return {"val": (inputs[val], grades[val]), "test": (test_inputs, test_grades)}
+    data, config_seed = config["data"], int(config["seed"])
+    inputs, grades, scans = load_knee_data(data, config_seed)
+    _, val = patient_split(scans, float(data.get("val_fraction", 0.2)), config_seed)
+    spec = spec_from_config(data["phantom"])
+    extra_inputs, extra_grades, _ = phantom_knees(spec, N_EXTRA["bonescan"], VALIDATION_SEEDS["bonescan"])
+    test_inputs, test_grades, test_scans = phantom_knees(spec, N_EXTRA["bonescan"], TEST_SEEDS["bonescan"])
+    return {"val": (np.concatenate([inputs[val], extra_inputs]), np.concatenate([grades[val], extra_grades])),
+            "n_val_own": len(val), "test": (test_inputs, test_grades), "test_units": test_scans}
 
 
 def bonescan_logits(model, inputs: np.ndarray) -> np.ndarray:
@@ -87,18 +99,22 @@ def bonescan_logits(model, inputs: np.ndarray) -> np.ndarray:
 
 
 def rds_sets(config: dict) -> dict[str, tuple]:
-    """The lung classifier's inputs as in training (true lungs widened by the margin) for the study's val and
-    test groups of the training phantom set."""
+    """The lung classifier's inputs as in training (true lungs widened by the margin): the validation group of
+    the training phantom set and fresh validation phantoms drawn as in training; test phantoms drawn so too."""
     from nmkit.workflows.rds.data import build_set, classifier_input
 
     data = config["data"]
-    whole = build_set(data, int(config["seed"]))
-    out = {}
-    for name in ("val", "test"):
-        part = whole.subset(name)
-        inputs = classifier_input(part.images, part.masks, data.get("input", "lungs"), int(data.get("lung_margin", 0)))
-        out[name] = (inputs.astype(np.float32), part.rds.astype(np.int64))
-    return out
+
+    def inputs(part) -> tuple[np.ndarray, np.ndarray]:
+        masked = classifier_input(part.images, part.masks, data.get("input", "lungs"), int(data.get("lung_margin", 0)))
+        return masked.astype(np.float32), part.rds.astype(np.int64)
+
+    def fresh(seed_of: dict) -> tuple[np.ndarray, np.ndarray]:
+        return inputs(build_set(data | {"phantom": data["phantom"] | {"n": N_EXTRA["rds"]}}, seed_of["rds"]))
+
+    own, extra = inputs(build_set(data, int(config["seed"])).subset("val")), fresh(VALIDATION_SEEDS)
+    return {"val": (np.concatenate([own[0], extra[0]]), np.concatenate([own[1], extra[1]])), "n_val_own": len(own[1]),
+            "test": fresh(TEST_SEEDS)}
 
 
 @torch.no_grad()
@@ -123,12 +139,16 @@ def calibrate(key: str, install: bool) -> dict:
     temperature = 1.0 if fitted is None else fitted
     softmax = lambda z, t: torch.from_numpy(z / t).softmax(dim=1).numpy()  # noqa: E731
     before, after = softmax(test_logits, 1.0), softmax(test_logits, temperature)
-    row = {"workflow": key, "bundle": bundle.name, "n_val": int(len(val_labels)), "n_test": int(len(test_labels)),
+    units = sets.get("test_units", np.arange(len(test_labels)))
+    n_own = sets.get("n_val_own", len(val_labels))
+    row = {"workflow": key, "bundle": bundle.name, "n_val": int(len(val_labels)), "n_val_own": int(n_own),
+           "validation_seed": VALIDATION_SEEDS.get(key), "n_test": int(len(test_labels)), "test_seed": TEST_SEEDS[key],
            "temperature": round(temperature, 4), "fitted": fitted is not None,
            "val_nll_before": round(negative_log_likelihood(val_logits, val_labels), 4),
            "val_nll_after": round(negative_log_likelihood(val_logits, val_labels, temperature), 4),
-           "test_ece_before": round(expected_calibration_error(before, test_labels), 4),
-           "test_ece_after": round(expected_calibration_error(after, test_labels), 4),
+           "val_accuracy": round(float((val_logits.argmax(1) == val_labels).mean()), 4),
+           "test_ece_before": ece_interval(before, test_labels, units),
+           "test_ece_after": ece_interval(after, test_labels, units),
            "test_accuracy": round(float((after.argmax(1) == test_labels).mean()), 4),
            "reliability_after": reliability_bins(after, test_labels)}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -139,16 +159,30 @@ def calibrate(key: str, install: bool) -> dict:
         blob = torch.load(bundle, map_location="cpu", weights_only=True)
         blob["info"]["temperature"] = temperature if fitted is not None else None
         blob["info"]["calibration"] = {k: v for k, v in row.items() if k != "reliability_after"} | {
-            "fitted_on": "the training config's validation split", "test_seed": TEST_SEED,
-            "made_with": "python benchmarks/calibration.py --install"}
+            "fitted_on": fitted_on(row), "made_with": "python benchmarks/calibration.py --install"}
         with atomic_path(bundle) as tmp:
             torch.save(blob, tmp)
     return row
 
 
+def ece_interval(probabilities: np.ndarray, labels: np.ndarray, units: np.ndarray) -> dict:
+    """Test ECE and its 95 % bootstrap interval, resampling whole units (a bonescan scan: both its knees)."""
+    groups = [np.flatnonzero(units == u) for u in np.unique(units)]
+    found = bootstrap_interval(lambda idx: expected_calibration_error(
+        probabilities[np.concatenate([groups[i] for i in idx])], labels[np.concatenate([groups[i] for i in idx])]),
+        len(groups), resamples=1000)
+    return {"estimate": round(found.estimate, 4), "low": round(found.low, 4), "high": round(found.high, 4)}
+
+
+def fitted_on(row: dict) -> str:
+    extra = (f" and {row['n_val'] - row['n_val_own']} of fresh validation phantoms (seed {row['validation_seed']})"
+             if row.get("validation_seed") is not None else "")
+    return f"{row['n_val_own']} of the training config's validation split{extra}"
+
+
 EF_LEVEL = 0.95
-EF_VAL_SEED, EF_VAL_N = 888_888, 60  # validation phantoms for the interval's scale (training seeds are < 1000)
-EF_TEST_SEED, EF_TEST_N = 777_777, 80  # benchmarks/gbp.py's test studies
+EF_VAL_SEED, EF_VAL_N = seed("gbp", "validation", USER), 60  # phantoms the interval's scale is fitted on
+EF_TEST_SEED, EF_TEST_N = seed("gbp", "test", USER), 80  # benchmarks/gbp.py's test studies
 
 
 def _ef_runs(model, info, seed: int, n: int) -> list[tuple[float, float, float]]:
@@ -199,6 +233,19 @@ def shown_temperature(row: dict) -> str:
     return f"{row['temperature']:.3f}" if row.get("fitted", True) else "1 (not fitted: the validation split is all right)"
 
 
+def shown_ece(value: dict | float) -> str:
+    """``0.0123 (0.0080-0.0190)``; a row saved before the intervals has the estimate only."""
+    if isinstance(value, dict):
+        return f"{value['estimate']:.4f} ({value['low']:.4f}-{value['high']:.4f})"
+    return f"{value:.4f}"
+
+
+def shown_validation(row: dict) -> str:
+    if row.get("validation_seed") is None:
+        return str(row["n_val"])
+    return f"{row['n_val_own']} + {row['n_val'] - row['n_val_own']} (seed {row['validation_seed']})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--install", action="store_true", help="Write each temperature into the shipped bundle.")
@@ -215,12 +262,13 @@ def main() -> None:
     ef = ef or previous["ef_interval"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps({"classifiers": rows, "ef_interval": ef}, indent=1))
-    lines = ["| classifier | validation n | T | val NLL before / after | test n | test ECE before | test ECE after "
-             "| test accuracy | reliability |", "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['workflow']} ({r['bundle']}) | {r['n_val']} | {shown_temperature(r)} | {r['val_nll_before']:.4f} / "
-              f"{r['val_nll_after']:.4f} | {r['n_test']} | {r['test_ece_before']:.4f} | {r['test_ece_after']:.4f} | "
-              f"{r['test_accuracy']:.4f} | benchmarks/results/calibration/{r['workflow']}_reliability.png |"
-              for r in rows]
+    lines = ["| classifier | validation n: own split + fresh | T | val NLL before / after | test n (seed) "
+             "| test ECE before (95 % CI) | test ECE after (95 % CI) | test accuracy | reliability |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['workflow']} ({r['bundle']}) | {shown_validation(r)} | {shown_temperature(r)} | "
+              f"{r['val_nll_before']:.4f} / {r['val_nll_after']:.4f} | {r['n_test']} ({r.get('test_seed', TEST_SEEDS['qc'])})"
+              f" | {shown_ece(r['test_ece_before'])} | {shown_ece(r['test_ece_after'])} | {r['test_accuracy']:.4f} | "
+              f"benchmarks/results/calibration/{r['workflow']}_reliability.png |" for r in rows]
     ef_text = "" if ef is None else (
         f"\n**EF interval (gbp).** `nmkit gbp ef` reports EF with a {100 * ef['nominal']:.0f} % interval: the spread of "
         f"the EF over ROI boundary perturbations (ED and ES ROIs each eroded, kept, dilated by 1 px), scaled by the "
@@ -232,13 +280,17 @@ def main() -> None:
         f"mean |EF error| {ef['mean_abs_error']:.2f} points.\n")
     body = f"""## calibration: temperature scaling and the EF interval
 
-Temperature scaling (Guo et al. 2017) of each shipped classifier: T fitted by NLL on the model's own validation
-split (rebuilt from its training config: same phantoms, seed and split), ECE (15 bins, top label) on a test set
-never trained on nor fitted on (qc: 600 floods drawn as in training, seed {TEST_SEED}; bonescan: the knees of 200
-scans, seed {TEST_SEED}; rds: the study's test group of the training phantom set). Target: test ECE <= 0.05.
-T is stored in each bundle (`info["temperature"]`) and applied on loading, so every probability nmkit prints is
-the calibrated one; accuracy does not change. Where the validation split is classified all right, the likelihood
-has no finite optimum (it keeps falling as T -> 0), so T is not fitted and stays 1.
+Temperature scaling (Guo et al. 2017) of each shipped classifier: T fitted by NLL on validation data only: the
+model's own validation split (rebuilt from its training config: same phantoms, seed and split), for bonescan and
+rds joined by a fresh validation set drawn as in training from the ledger's validation seed (benchmarks/sets.py):
+their own splits are classified all right, where the likelihood has no finite optimum (it keeps falling as
+T -> 0), so a temperature needs examples the model gets wrong. ECE (15 bins, top label) with its 95 % bootstrap
+interval (1000 resamples of test units; a bonescan unit is a scan, both its knees) on a test set drawn as in
+training, never trained on nor fitted on (qc: 600 floods, seed {TEST_SEEDS['qc']}; bonescan: the knees of
+{N_EXTRA['bonescan']} scans, seed {TEST_SEEDS['bonescan']}; rds: {N_EXTRA['rds']} radiographs, seed
+{TEST_SEEDS['rds']}, lung-masked with the true lungs as in training). Target: test ECE <= 0.05. T is stored in
+each bundle (`info["temperature"]`) and applied on loading, so every probability nmkit prints is the calibrated
+one; accuracy does not change. Where even the joined validation set is classified all right, T stays 1.
 
 {chr(10).join(lines)}
 {ef_text}
