@@ -165,6 +165,7 @@ def features(model, layer: str, feed: Callable, x) -> np.ndarray:
 
 
 def run(key: str, install: bool) -> dict:
+    started_on = machine()
     setup = SETUPS[key]()
     model, info = load_bundle(setup.bundle)
     train = iter(setup.train())
@@ -189,7 +190,7 @@ def run(key: str, install: bool) -> dict:
         (own if belongs(name) == key else other).append((name, score))
     scores = np.concatenate([test_scores, [s for _, s in other]])
     labels = np.concatenate([np.zeros(len(test_scores)), np.ones(len(other))])
-    return {"workflow": key, "bundle": setup.bundle.name, "layer": layer, "threshold": round(fit.threshold, 3),
+    return {"workflow": key, "bundle": setup.bundle.name, "machine": started_on, "layer": layer, "threshold": round(fit.threshold, 3),
             "fitted_on": setup.train_text, "n_train": len(train_features),
             "n_threshold": len(held_out or train_features), "n_test": len(test_scores), "n_other": len(other),
             "auroc": round(auc(scores, labels), 4) if len(other) else None,
@@ -212,6 +213,8 @@ def write_benchmarks(rows: list[dict]) -> None:
         skipped = f"; {len(r['skipped'])} real files the analysis refuses before the model (no lung found)" if r.get(
             "skipped") else ""
         fitted.append(f"- {r['workflow']}: {r.get('fitted_on') or 'training phantoms'}{skipped}.")
+    machines = "; ".join(f"{', '.join(r['workflow'] for r in rows if r.get('machine') == m)}: {m}"
+                         for m in dict.fromkeys(r.get("machine") or machine() for r in rows))
     body = f"""## ood: is the input like the training data?
 
 Feature-space Mahalanobis distance (`nmkit.metrics.ood`): each shipped model's deepest feature map, averaged over
@@ -231,7 +234,7 @@ Fitted on:
 {chr(10).join(fitted)}
 
 Real files of the model's own kind and their distances are in benchmarks/results/ood.json.
-Command: `PYTHONPATH=src python benchmarks/ood.py --install`. Machine: {machine()}.
+Command: `PYTHONPATH=src python benchmarks/ood.py --install`. Machine: {machines}.
 """
     write_section("ood", body)
     print(body)
@@ -240,9 +243,12 @@ Command: `PYTHONPATH=src python benchmarks/ood.py --install`. Machine: {machine(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--install", action="store_true", help="Write <bundle>.ood.pt beside each shipped bundle.")
-    parser.add_argument("--only", nargs="*", default=list(SETUPS))
+    parser.add_argument("--only", nargs="*", default=list(SETUPS), help="Models to check (none: rewrite the "
+                                                                         "section from the saved rows).")
     args = parser.parse_args()
     saved = ROOT / "benchmarks" / "results" / "ood.json"
+    if not args.only:
+        write_benchmarks(json.loads(saved.read_text()))
     for key in args.only:  # saved after each model, so a long run keeps what it finished
         fresh = run(key, args.install)
         previous = {r["workflow"]: r for r in json.loads(saved.read_text())} if saved.is_file() else {}
