@@ -129,6 +129,7 @@ SETS = {"qc": (qc_sets, qc_logits), "bonescan": (bonescan_sets, bonescan_logits)
 
 
 def calibrate(key: str, install: bool) -> dict:
+    started_on = machine()
     bundle, config_path = MODELS[key]
     make_sets, logits_of = SETS[key]
     model, info = load_bundle(bundle)
@@ -143,7 +144,7 @@ def calibrate(key: str, install: bool) -> dict:
     before, after = softmax(test_logits, 1.0), softmax(test_logits, temperature)
     units = sets.get("test_units", np.arange(len(test_labels)))
     n_own = sets.get("n_val_own", len(val_labels))
-    row = {"workflow": key, "bundle": bundle.name, "n_val": int(len(val_labels)), "n_val_own": int(n_own),
+    row = {"workflow": key, "bundle": bundle.name, "machine": started_on, "n_val": int(len(val_labels)), "n_val_own": int(n_own),
            "validation_seed": VALIDATION_SEEDS.get(key), "n_test": int(len(test_labels)), "test_seed": TEST_SEEDS[key],
            "temperature": round(temperature, 4), "fitted": True, "method": method,
            "val_nll_before": round(negative_log_likelihood(val_logits, val_labels), 4),
@@ -219,6 +220,7 @@ def ef_coverage(install: bool) -> dict:
     from nmkit.metrics.bootstrap import bootstrap_interval
     from nmkit.workflows.gbp.analyse import default_model_path, load_gbp_model
 
+    started_on = machine()
     model, info = load_gbp_model()
     info = {k: v for k, v in info.items() if k != "ef_interval"}
     val = np.array(_ef_runs(model, info, EF_VAL_SEED, EF_VAL_N))
@@ -242,7 +244,8 @@ def ef_coverage(install: bool) -> dict:
                                        "made_with": "python benchmarks/calibration.py --install"}
         with atomic_path(bundle) as tmp:
             torch.save(blob, tmp)
-    return {"n_val": len(val), "n": len(test), "nominal": EF_LEVEL, "scale": round(scale, 4),
+    return {"machine": started_on, "n_val": len(val), "n": len(test), "nominal": EF_LEVEL,
+            "sd_error_correlation": round(float(np.corrcoef(val[:, 1], np.abs(val[:, 0] - val[:, 2]))[0, 1]), 2), "scale": round(scale, 4),
             "min_spread": min_spread, "val_median_widths": {str(k): round(v, 2) for k, v in widths.items()},
             "coverage": round(coverage.estimate, 4), "coverage_ci95": [round(coverage.low, 4), round(coverage.high, 4)],
             "median_width": round(float(np.median(2 * half)), 2),
@@ -302,14 +305,19 @@ def main() -> None:
         f"On {ef['n']} test phantoms (seed {EF_TEST_SEED}): coverage {100 * ef['coverage']:.1f} % "
         f"(95 % bootstrap CI {100 * ef['coverage_ci95'][0]:.1f}-{100 * ef['coverage_ci95'][1]:.1f} %) against the nominal "
         f"{100 * ef['nominal']:.0f} % (target: within 5 points); median width {ef['median_width']:.1f} EF points; "
-        f"mean |EF error| {ef['mean_abs_error']:.2f} points.\n")
+        f"mean |EF error| {ef['mean_abs_error']:.2f} points. The perturbation SD hardly tracks the error (its "
+        f"correlation with |EF error| on validation: {ef.get('sd_error_correlation', 'n/a')}), so k and the floor do "
+        f"most of the work: an interval that covers, not one that says which study is harder.\n")
+    runs = [(r["workflow"], r.get("machine")) for r in rows] + ([("EF interval", ef.get("machine"))] if ef else [])
+    machines = "; ".join(f"{', '.join(k for k, m in runs if m == each)}: {each}"
+                         for each in dict.fromkeys(m or machine() for _, m in runs))
     body = f"""## calibration: temperature scaling and the EF interval
 
 Temperature scaling (Guo et al. 2017) of each shipped classifier: T fitted by NLL on validation data only: the
 model's own validation split (rebuilt from its training config: same phantoms, seed and split), for bonescan and
 rds joined by a fresh validation set drawn as in training from the ledger's validation seed (benchmarks/sets.py):
-their own splits are classified all right, where the likelihood has no finite optimum (it keeps falling as
-T -> 0), so a temperature needs examples the model gets wrong. Where even the joined set is all right (bonescan:
+a temperature fitted by NLL needs examples the model gets wrong, and their own splits hold few (bonescan's none:
+there the likelihood has no finite optimum, it keeps falling as T -> 0). Where even the joined set is all right (bonescan:
 the grader is never wrong on these phantoms, yet its mean confidence is below 0.9), T is set so the mean
 validation confidence is (n + 1) / (n + 2), Laplace's rule-of-succession estimate of an accuracy seen as n of n
 (`nmkit.metrics.calibration.succession_temperature`): as sure as the validation set shows, no surer; what this
@@ -323,7 +331,8 @@ one; accuracy does not change.
 
 {chr(10).join(lines)}
 {ef_text}
-Command: `PYTHONPATH=src python benchmarks/calibration.py --install`. Machine: {machine()}.
+Command: `PYTHONPATH=src python benchmarks/calibration.py --install`. Machine: {machines}. The qc row predates
+the intervals (its rerun rebuilds 1800 floods).
 """
     write_section("calibration", body)
     print(body)
