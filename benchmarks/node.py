@@ -164,7 +164,8 @@ def main() -> None:
         rejected = sorted(p.read_text().strip() for p in (data_dir / "rejected").glob("*/reason.txt"))
     row = {"floods": args.floods, "gated": args.gated, "idle_s": args.idle_s, "send_floods_s": round(t_floods, 2),
            "send_gated_s": round(t_gated, 2), "all_analysed_s": round(t_all, 1),
-           "series_per_s": round(len(series) / t_all, 2), **outcome, "rejected": rejected, "machine": started_on}
+           "series_per_s": round(len(series) / t_all, 2), **outcome, "rejected": rejected, "machine": started_on,
+           "load_at_end": round(os.getloadavg()[0], 1)}
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "node.json").write_text(json.dumps(row, indent=1))
     command = "python benchmarks/node.py" + ("" if (args.floods, args.gated) == (200, 20) else
@@ -182,7 +183,7 @@ The node is a separate `python -m nmkit.cli node` process (shipped qc and gbp mo
 - Sending: {args.floods} floods in {t_floods:.1f} s ({args.floods / t_floods:.0f} instances/s, each written to disk
   before its acknowledgement); {args.gated} gated studies in parallel in {t_gated:.1f} s.
 - From the first instance sent to the last series' results written: {t_all:.0f} s ({len(series) / t_all:.2f} series/s,
-  analysis with SEG, SR and SC, one analysis at a time).
+  analysis with SEG, SR and SC, one analysis at a time); 1-min load average {row['load_at_end']:.1f} when it ended.
 """)
     print(json.dumps(row, indent=1))
 

@@ -8,7 +8,8 @@ and test, and what draws on each.
 - timing: sets only timed (phantom rates, latencies, load tests), never scored.
 
 A set is a phantom generator, a seed and items (``all``, a ``range`` of indices, or one part of the patient or study
-split a config makes of that seed). tests/benchmarks/test_sets.py checks that no item has two roles, that every
+split a config makes of that seed), or a real data set (``pneumoniamnist``: its rows, official train then official
+val, split by benchmarks/pneumoniamnist.py with the seed given). tests/benchmarks/test_sets.py checks that no item has two roles, that every
 config trains on the seeds the ledger gives it, and that every benchmark's test seed is the ledger's.
 Benchmarks take their seeds from here (``seed(workflow, role)``).
 """
@@ -95,6 +96,14 @@ LEDGER: tuple[Draw, ...] = (
     Draw("rds", "test", "chest", 313_131, "all", ("benchmarks/rds.py:rotated",), "rotated test set: where rotation TTA acts"),
     Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml",), "its realistic-style phantoms"),
     Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
+    # rds on real patients: PneumoniaMNIST (../shared/data/cxr/pneumoniamnist; benchmarks/pneumoniamnist.py:splits)
+    Draw("rds", "train", "pneumoniamnist", 15, "split:rds-pneumoniamnist:train",
+         ("configs/rds-pneumoniamnist.yaml",), "the official train split less the held-out test"),
+    Draw("rds", "validation", "pneumoniamnist", 15, "split:rds-pneumoniamnist:val",
+         ("configs/rds-pneumoniamnist.yaml", "benchmarks/pneumoniamnist.py"),
+         "the official val split: the config's epochs and augmentation, each checkpoint, temperature and threshold"),
+    Draw("rds", "test", "pneumoniamnist", 15, "split:rds-pneumoniamnist:test", ("benchmarks/pneumoniamnist.py",),
+         "a stratified 15 % of the official train split, held out before any training; scored once"),
 )
 
 

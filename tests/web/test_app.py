@@ -140,7 +140,7 @@ def test_a_workflow_without_a_model_is_refused_before_storing(tmp_path, studies,
     settings = Settings(data_dir=tmp_path / "data")
     ready = {w["key"]: w["ready"] for w in client_for(settings).get("/api/workflows").json()}
     assert ready == {"qc": True, "gbp": True, "pet": True, "bonescan": True, "rds": True,  # every default is shipped
-                     "qc-countrate": True, "qc-cor": True}  # and the battery tests need no model
+                     "qc-countrate": True, "qc-cor": True, "qc-tomo": True}  # and the battery tests need no model
     monkeypatch.setattr(WEB, "model_required", True)  # as when a workflow ships none
     client = client_for(settings)
     assert {w["key"]: w["ready"] for w in client.get("/api/workflows").json()}["pet"] is False

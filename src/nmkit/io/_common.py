@@ -51,6 +51,8 @@ def checked_pixels(array: np.ndarray, path: str | Path | None) -> np.ndarray:
     if arr.size == 0:
         raise InputError(path, f"the image has no pixels (shape {tuple(arr.shape)})")
     out = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.dtype.kind != "f":  # integers and booleans (below float32's 3.4e38) are always finite: no pass needed
+        return out
     bad = int(out.size - np.count_nonzero(np.isfinite(out)))
     if bad:
         raise InputError(path, f"{bad} pixel value(s) are NaN or infinite (or too large for float32)")

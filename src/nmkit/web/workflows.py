@@ -9,9 +9,10 @@ from nmkit.workflows.pet.web import WEB as PET
 from nmkit.workflows.qc.web import WEB as QC
 from nmkit.workflows.qc.web import WEB_COR as QC_COR
 from nmkit.workflows.qc.web import WEB_COUNTRATE as QC_COUNTRATE
+from nmkit.workflows.qc.web import WEB_TOMO as QC_TOMO
 from nmkit.workflows.rds.web import WEB as RDS
 
-ANALYSES: dict[str, WebAnalysis] = {a.key: a for a in (QC, GBP, PET, BONESCAN, RDS, QC_COUNTRATE, QC_COR)}
+ANALYSES: dict[str, WebAnalysis] = {a.key: a for a in (QC, GBP, PET, BONESCAN, RDS, QC_COUNTRATE, QC_COR, QC_TOMO)}
 
 
 def candidates(probe: Probe) -> list[str]:

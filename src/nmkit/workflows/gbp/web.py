@@ -15,9 +15,10 @@ def claims(probe: Probe) -> bool:
     """A stack of 8 to 64 frames: a gated NM DICOM, or NIfTI/NumPy frames."""
     if not 8 <= probe.n_frames <= 64:
         return False
-    if probe.format == "dicom":  # not what the file says is a dynamic series or SPECT projections (QC battery)
+    if probe.format == "dicom":  # not what the file says is a dynamic series, SPECT projections or slices (QC battery)
         image_type = " ".join(str(v).upper() for v in probe.metadata.get("image_type") or [])
-        return probe.modality == "NM" and "DYNAMIC" not in image_type and "TOMO" not in image_type
+        slices = [str(v) for v in probe.metadata.get("frame_increment_pointer") or []] == ["SliceVector"]
+        return probe.modality == "NM" and "DYNAMIC" not in image_type and "TOMO" not in image_type and not slices
     return probe.format in ("nifti", "npy") and probe.modality != "PT"
 
 

@@ -1,5 +1,6 @@
-"""The qc workflow on the web page: a flood's NEMA uniformity, AI verdict and defect map; each check is
-added to the QC history (``options["qc_history"]``) with its camera and head."""
+"""The qc workflow on the web page: a flood's NEMA uniformity, AI verdict and defect map; and the QC battery's
+count rate, centre of rotation and SPECT phantom (tomographic uniformity and contrast) where the DICOM says what
+the file is. Each check is added to the QC history (``options["qc_history"]``) with its camera and head."""
 
 from __future__ import annotations
 
@@ -82,6 +83,14 @@ def claims_cor(probe: Probe) -> bool:
     return probe.format == "dicom" and probe.modality == "NM" and _image_type(probe) in ("TOMO", "GATED TOMO")
 
 
+def claims_tomo(probe: Probe) -> bool:
+    """A reconstructed NM SPECT volume: ImageType RECON TOMO, or frames that the header steps through by
+    SliceVector alone (the NM reconstruction's frame pointer); three slices or more."""
+    by_slice = [str(v) for v in probe.metadata.get("frame_increment_pointer") or []] == ["SliceVector"]
+    return probe.format == "dicom" and probe.modality == "NM" and probe.n_frames >= 3 \
+        and (_image_type(probe) == "RECON TOMO" or by_slice)
+
+
 def _run_battery(ctx: RunContext, test: str, analysis: type, headline: list[tuple[str, str, str]]) -> Outcome:
     from nmkit.workflows.qc.battery._frames import Acquisition
 
@@ -121,6 +130,48 @@ def run_cor(ctx: RunContext) -> Outcome:
                                                          ("y_deviation_mm", "y deviation", "mm")])
 
 
+def run_tomo(ctx: RunContext) -> Outcome:
+    """Tomographic uniformity of the uniform section and, where the volume has a sphere section, the cold-sphere
+    contrast: ``{"uniformity": {...}, "contrast": {...}}``, the contrast ``{"skipped": why}`` where it does not
+    apply. Each result is stored in the QC history as its command would store it."""
+    from nmkit.errors import InputError
+    from nmkit.workflows.qc.battery.tomo import TomoContrastQC, TomoUniformityQC
+    from nmkit.workflows.qc.history import camera_identity
+
+    image = ctx.probe.image
+    image.path = Path(ctx.name)  # a label for figures and messages only
+    analyses = {"uniformity": ("tomo-uniformity", TomoUniformityQC(image).analyze())}
+    ctx.progress("finding the cold spheres", 0.4)
+    try:
+        analyses["contrast"] = ("tomo-contrast", TomoContrastQC(image).analyze())
+    except InputError as err:  # no sphere section, or no room for the spheres: the contrast test does not apply
+        skipped = err.problem
+    ctx.progress("drawing the figures", 0.7)
+    history = ctx.options.get("qc_history")
+    result, figures = {}, []
+    for key, (test, qc) in analyses.items():
+        figure = f"{test}.png"
+        qc.plot_analyzed_image(ctx.out / figure)
+        result[key] = qc.results_data().as_dict() | {"figure": figure}
+        if history is not None:
+            result[key]["history_id"] = history.record_battery(
+                test, result[key], image.metadata, ctx.upload, camera_identity(image.metadata)["detector"],
+                file_name=ctx.name)
+        figures.append(figure)
+    uniformity = result["uniformity"]
+    numbers = [Number(k, label, uniformity[k], unit) for k, label, unit in (
+        ("ufov_iu", "UFOV integral uniformity", "%"), ("ufov_du", "UFOV differential uniformity", "%"),
+        ("cfov_iu", "CFOV integral uniformity", "%"), ("cfov_du", "CFOV differential uniformity", "%"),
+        ("centre_border_ratio", "centre-to-border ratio", ""))]
+    if "contrast" in result:
+        numbers += [Number(f"spheres.{i}.contrast", f"{s['diameter_mm']:g} mm sphere contrast", s["contrast"], "%")
+                    for i, s in enumerate(result["contrast"]["spheres"])]
+    else:
+        result["contrast"] = {"skipped": skipped}
+        numbers.append(Number("contrast", "cold-sphere contrast", f"not measured: {skipped}"))
+    return Outcome(result, numbers, figures)
+
+
 def _no_model(paths: list[Path]) -> None:
     return None
 
@@ -129,3 +180,6 @@ WEB_COUNTRATE = WebAnalysis("qc-countrate", "Gamma-camera count rate (NEMA NU 1)
                             "a dynamic NM DICOM of a count-rate test", claims_countrate, _no_model, run_countrate)
 WEB_COR = WebAnalysis("qc-cor", "SPECT centre of rotation",
                       "NM DICOM SPECT projections (TOMO) of a point source", claims_cor, _no_model, run_cor)
+WEB_TOMO = WebAnalysis("qc-tomo", "SPECT phantom: tomographic uniformity and cold-sphere contrast",
+                       "a reconstructed NM SPECT volume (RECON TOMO) of a phantom such as Jaszczak's", claims_tomo,
+                       _no_model, run_tomo)

@@ -40,3 +40,23 @@ def test_a_180_degree_arc_also_finds_the_offset(tmp_path):
 def test_a_planar_image_is_refused(tmp_path):
     with pytest.raises(InputError, match="does not give its projection angles"):
         CenterOfRotationQC(write_static(tmp_path / "s.dcm", np.ones((8, 8)), 60.0))
+
+
+def test_a_projection_without_the_source_is_refused_by_name(tmp_path):
+    frames, _, _ = point_source_projections(n_views=16, offsets_mm=(1.0,))
+    frames[3] = 7.0  # flat: nothing above its border
+    with pytest.raises(InputError, match=r"projection 3 \(0-based\) has no counts above its border"):
+        CenterOfRotationQC(write_projections(tmp_path / "flat.dcm", frames, 16, 360.0)).analyze()
+
+
+def test_centroids_match_the_per_frame_formula_on_any_float_data():
+    from nmkit.workflows.qc.battery.cor import weighted_centroids
+
+    frames = np.random.default_rng(1).gamma(2.0, 3.0, (4, 20, 30)).astype(np.float32)
+    centroids, totals = weighted_centroids(frames)
+    for frame, centroid, total in zip(frames, centroids, totals):
+        border = np.concatenate([frame[0], frame[-1], frame[1:-1, 0], frame[1:-1, -1]])
+        weights = np.clip(frame.astype(np.float64) - np.median(border), 0, None)
+        assert total == pytest.approx(weights.sum(), rel=1e-12)
+        expected = [weights.sum(0) @ np.arange(30) / total, weights.sum(1) @ np.arange(20) / total]
+        assert centroid == pytest.approx(expected, rel=1e-12)

@@ -1,5 +1,5 @@
-"""The web page recognises a count-rate series and SPECT projections by their DICOM ImageType, answers with the
-CLI's numbers per head, and stores each head in the QC history."""
+"""The web page recognises a count-rate series, SPECT projections and a reconstructed SPECT volume by their DICOM
+ImageType (or frame pointer), answers with the CLI's numbers (per head), and stores each result in the QC history."""
 
 from __future__ import annotations
 
@@ -72,3 +72,57 @@ def test_a_dual_head_flood_gives_one_check_per_head(client, tmp_path):
     assert body["workflow"] == "qc" and [h["detector"] for h in body["result"]["heads"]] == ["1", "2"]
     assert body["figures"] == ["flood.head1.qc.png", "flood.head2.qc.png"]
     assert [c["detector"] for c in client.app.state.history.checks()] == ["1", "2"]
+
+
+SPHERES = tuple((d, a, 0) for d, a in zip((38.0, 31.8, 25.4, 19.1, 15.9, 12.7), (0, 60, 120, 180, 240, 300)))
+
+
+def test_a_reconstructed_volume_is_picked_as_tomo_and_gives_both_tests_as_the_cli(client, tmp_path):
+    from .conftest import spect_volume, write_dicom
+
+    path = write_dicom(tmp_path, "jaszczak.dcm", spect_volume(slices=36, spheres=SPHERES, sphere_slice=12))
+    body = upload(client, path, "jaszczak.dcm")
+    assert body["workflow"] == "qc-tomo"
+    result = body["result"]
+    for key, command in (("uniformity", "tomo-uniformity"), ("contrast", "tomo-contrast")):
+        [expected] = cli_lines("qc", command, path, "--json")
+        assert result[key]["file"] == "jaszczak.dcm" and result[key]["figure"] == f"{command}.png"  # no server paths
+        assert {k: v for k, v in result[key].items() if k not in ("file", "figure", "history_id")} == \
+            {k: v for k, v in expected.items() if k not in ("file", "figure")}
+    assert body["figures"] == ["tomo-uniformity.png", "tomo-contrast.png"]
+    shown = {n["key"]: n["value"] for n in body["numbers"]}
+    assert shown["ufov_iu"] == result["uniformity"]["ufov_iu"] and shown["spheres.5.contrast"] == \
+        result["contrast"]["spheres"][5]["contrast"]
+    stored = client.app.state.history.battery()
+    assert [(r["test"], r["detector"], r["file_name"]) for r in stored] == [("tomo-uniformity", "1", "jaszczak.dcm"),
+                                                                            ("tomo-contrast", "1", "jaszczak.dcm")]
+
+
+def test_a_volume_without_spheres_gives_uniformity_and_says_why_there_is_no_contrast(client, tmp_path):
+    from .conftest import spect_volume, write_dicom
+
+    body = upload(client, write_dicom(tmp_path, "uniform.dcm", spect_volume(slices=12)), "uniform.dcm")
+    assert body["workflow"] == "qc-tomo" and body["result"]["uniformity"]["ufov_iu"] == 0.0
+    assert "no section with cold spheres" in body["result"]["contrast"]["skipped"]
+    assert body["figures"] == ["tomo-uniformity.png"]
+    assert [n["value"] for n in body["numbers"] if n["key"] == "contrast"][0].startswith("not measured: ")
+
+
+def test_slices_stepped_by_slice_vector_are_only_a_tomo_volume(tmp_path):
+    import numpy as np
+
+    from nmkit.io.dicom_write import write_nm_dicom
+
+    path = write_nm_dicom(tmp_path / "slices.dcm", np.ones((12, 16, 16), np.uint16), (4.0, 4.0),
+                          extra={"ImageType": ["ORIGINAL", "PRIMARY"], "FrameIncrementPointer": 0x00540080})
+    assert candidates(probe(path, "slices.dcm")[1]) == ["qc-tomo"]  # not a gated study (gbp)
+
+
+def test_the_real_jaszczak_is_picked_as_tomo_with_the_cli_numbers(client, shared_data, tmp_path):
+    source = shared_data / "nmqc" / "Jaszack.dcm"
+    body = upload(client, source, "Jaszack.dcm")
+    assert body["workflow"] == "qc-tomo"
+    [uniformity] = cli_lines("qc", "tomo-uniformity", source, "--json")
+    assert [body["result"]["uniformity"][k] for k in ("first_slice", "last_slice", "ufov_iu", "cfov_du")] == \
+        [uniformity[k] for k in ("first_slice", "last_slice", "ufov_iu", "cfov_du")]
+    assert [s["diameter_mm"] for s in body["result"]["contrast"]["spheres"]] == [38.0, 31.8, 25.4, 19.1, 15.9, 12.7]

@@ -40,18 +40,28 @@ class CenterOfRotationResult:
         return asdict(self)
 
 
-def weighted_centroids(frames: np.ndarray) -> np.ndarray:
-    """(n, 2) count-weighted centroids (column, row) in pixels of each frame, the median of its border pixels (the
-    background around a point source) subtracted first; a threshold would bias the centroid with the source's
-    sub-pixel position."""
-    out = np.zeros((len(frames), 2))
-    for i, frame in enumerate(frames):
-        border = np.concatenate([frame[0], frame[-1], frame[1:-1, 0], frame[1:-1, -1]])
-        weights = np.clip(frame - np.median(border), 0.0, None)
-        total = weights.sum(dtype=np.float64)
-        out[i] = (weights.sum(axis=0, dtype=np.float64) @ np.arange(frame.shape[1]) / total,
-                  weights.sum(axis=1, dtype=np.float64) @ np.arange(frame.shape[0]) / total)
-    return out
+def weighted_centroids(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) count-weighted centroids (column, row) in pixels of each frame and (n,) total weights, the median of
+    each frame's border pixels (the background around a point source) subtracted first; a threshold would bias the
+    centroid with the source's sub-pixel position. A frame with nothing above its border has centroid NaN.
+
+    One pass per frame through a reused buffer, max(frame, background), whose float64 row and column sums less the
+    background give the profiles of max(frame - background, 0): no copy of the stack, nothing lost to float32."""
+    n, rows, cols = frames.shape
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, 1:-1, 0], frames[:, 1:-1, -1]], axis=1)
+    backgrounds = np.median(border, axis=1)
+    col_index, row_index = np.arange(cols), np.arange(rows)
+    out, totals = np.full((n, 2), np.nan), np.zeros(n)
+    clipped = np.empty((rows, cols), dtype=np.result_type(frames.dtype, np.float32))
+    for i in range(n):
+        np.maximum(frames[i], backgrounds[i], out=clipped, casting="unsafe")
+        background = float(backgrounds[i])
+        column_profile = clipped.sum(axis=0, dtype=np.float64) - rows * background
+        totals[i] = column_profile.sum()
+        if totals[i] > 0:
+            row_profile = clipped.sum(axis=1, dtype=np.float64) - cols * background
+            out[i] = (column_profile @ col_index / totals[i], row_profile @ row_index / totals[i])
+    return out, totals
 
 
 def fit_sinusoid(angles_deg: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +94,6 @@ class CenterOfRotationQC(HeadAnalysis):
         if len(self.angles) < 8 or np.ptp(self.angles) < 90:
             raise acq.refuse(f"{group.label} has {len(self.angles)} projections over {np.ptp(self.angles):g} degrees; "
                              "the centre-of-rotation fit needs at least 8 over 90 degrees or more")
-        if not np.all(group.frames.reshape(len(group.indices), -1).max(axis=1) > 0):
-            raise acq.refuse(f"{group.label} has an empty projection; is there a point source in view?")
         self.group = group
         self.pixel_mm = acq.image.pixel_spacing
         self._result: CenterOfRotationResult | None = None
@@ -93,7 +101,11 @@ class CenterOfRotationQC(HeadAnalysis):
     def analyze(self) -> CenterOfRotationQC:
         row_mm, col_mm = self.pixel_mm
         cols = self.group.frames.shape[2]
-        centroids = weighted_centroids(self.group.frames)
+        centroids, totals = weighted_centroids(self.group.frames)
+        if not np.all(totals > 0):
+            empty = int(np.flatnonzero(totals <= 0)[0])
+            raise self.acquisition.refuse(f"{self.group.label}: projection {empty} (0-based) has no counts above its "
+                                          "border; is there a point source in view?")
         self.x_mm = centroids[:, 0] * col_mm
         self.y_mm = centroids[:, 1] * row_mm
         coef, self.fitted = fit_sinusoid(self.angles, self.x_mm)
