@@ -331,8 +331,8 @@ one; accuracy does not change.
 
 {chr(10).join(lines)}
 {ef_text}
-Command: `PYTHONPATH=src python benchmarks/calibration.py --install`. Machine: {machines}. The qc row predates
-the intervals (its rerun rebuilds 1800 floods).
+Command: `PYTHONPATH=src python benchmarks/calibration.py --install` (qc's row here: `--only qc --skip-ef`, the
+same temperature as the one installed). Machine: {machines}.
 """
     write_section("calibration", body)
     print(body)
