@@ -27,7 +27,7 @@ test: $(STAMP)
 # temperature, EF interval and OOD fits into the shipped bundles' folders).
 SHIPPED := src/nmkit/workflows
 bench: $(STAMP)
-	$(BIN)/python benchmarks/qc.py --config configs/qc-fast.yaml --counts 98 392 1568
+	$(BIN)/python benchmarks/qc.py --model $(SHIPPED)/qc/default_model/qc-default.pt
 	$(BIN)/python benchmarks/qc_default_model.py --model $(SHIPPED)/qc/default_model/qc-default.pt
 	$(BIN)/python benchmarks/gbp.py --model $(SHIPPED)/gbp/default_model/gbp-default.pt
 	$(BIN)/python benchmarks/bonescan.py --model $(SHIPPED)/bonescan/default_model/bonescan-default.pt

@@ -1,14 +1,17 @@
 """rds lung segmenter on real radiographs: Dice per real image with a manual mask, before and after, with the
 phantom figures that must hold, and the masks it draws on real paediatric and adult radiographs without masks.
 
-    python benchmarks/rds_real.py                                  # before: the segmenter shipped at BEFORE_COMMIT;
-                                                                   # after: the shipped default
-    python benchmarks/rds_real.py --after runs/rds-seg-real/model.pt --install   # ... then ship it as the default
+    python benchmarks/rds_real.py                                  # before: shipped at BEFORE_COMMIT; previous: at
+                                                                   # PREVIOUS_COMMIT; after: the shipped default
+    python benchmarks/rds_real.py --after runs/rds-seg-varied/model.pt --install   # ... then ship it as the default
+    python benchmarks/rds_real.py --validate runs/a/model.pt runs/b/model.pt   # validation figures only, to choose
 
 Roles of the data (issue 16): the Montgomery radiographs (../shared/data/cxr/montgomery, with manual lung masks)
 are evaluation only: never trained on, nothing chosen on them; this script is the one place that reads them.
-Validation (where the segmenter's recipe was chosen): held-out realistic phantoms (seed VALIDATION_SEED), the
-phantom validation split, and the Kermany and RG1_UNCI radiographs by eye (their overlays are written here).
+Validation (where the segmenter's recipe was chosen; ``--validate`` prints it alone, reading no real radiograph):
+held-out realistic and varied-style phantoms (:data:`VALIDATION_SETS`), simple phantoms of the ledger's validation
+seed (the phantom test mIoU must hold), the phantom validation split, and the Kermany and RG1_UNCI radiographs by eye
+(their overlays are written here).
 The phantom test set is the one benchmarks/rds.py uses (200 phantoms, 256 px, seed 888888).
 
 Writes the `rds-real` section of BENCHMARKS.md, benchmarks/results/rds_real.json and the overlays in
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import machine, write_section  # noqa: E402
 
-from nmkit.metrics.segmentation import dice  # noqa: E402
+from nmkit.metrics.segmentation import dice, mean_iou  # noqa: E402
 from nmkit.models import load_bundle  # noqa: E402
 from nmkit.phantoms.chest import ChestSpec, generate_chest_xray, to_png8, write_chest_set  # noqa: E402
 from nmkit.report.figures import contour_figure  # noqa: E402
@@ -45,17 +49,43 @@ from nmkit.workflows.rds.prepare import read_radiograph  # noqa: E402
 
 BEFORE_COMMIT = "c6e0888"
 """The last commit whose shipped segmenter was the phantom-only one (configs/rds-seg-fast.yaml)."""
+PREVIOUS_COMMIT = "af6f070"
+"""The last commit whose shipped segmenter was that of configs/rds-seg-real.yaml (the first real-radiograph try)."""
 SEGMENTER = "src/nmkit/workflows/rds/default_model/rds-seg-default.pt"
 DATA = ROOT.parent / "shared" / "data" / "cxr"
 PHANTOM_TEST_SEED, PHANTOM_TEST_N = 888_888, 200
-VALIDATION_SEED, VALIDATION_N = 4243, 100
+REAL_DICE_TARGET, PHANTOM_MIOU_TARGET = 0.90, 0.95
+"""Issue 16's targets: lung Dice on each real radiograph with a manual mask; mIoU on the phantom test set."""
+VALIDATION_N = 100
+VALIDATION_SETS = {"realistic": 4243, "varied": 4244, "simple": 4242}
+"""Validation phantoms (256 px, :data:`VALIDATION_N` each) per style and their seeds (benchmarks/sets.py)."""
 OUT = ROOT / "benchmarks" / "results"
+RECIPES = {
+    "rds-seg-real.yaml": "the segmenter of `configs/rds-seg-fast.yaml` fine-tuned on simple and realistic phantoms "
+                         "(adult and neonatal bodies, ribs, clavicles, vessels, scatter, collimation, tilt, burned-in "
+                         "markers) with strong intensity and geometric augmentation",
+    "rds-seg-varied.yaml": "the segmenter of `configs/rds-seg-real.yaml` (that of `configs/rds-seg-fast.yaml` "
+                           "fine-tuned on simple and realistic phantoms) fine-tuned further on more simple phantoms, "
+                           "realistic ones and the varied style (less lung contrast, softer lung edges, denser soft "
+                           "tissue over bases and apices, air and arms beside smaller bodies), with strong intensity "
+                           "and geometric augmentation",
+    "rds-seg-varied-simple.yaml": "the segmenter of `configs/rds-seg-varied.yaml` (the rds-seg-real segmenter "
+                                  "fine-tuned on simple, realistic and varied-style phantoms) trained 8 epochs more "
+                                  "on twice the simple phantoms and more varied ones, with strong intensity and "
+                                  "geometric augmentation"}
+"""What each segmenter config is, by the config file name its bundle records."""
 
 
-def before_bundle(tmp: Path) -> Path:
-    """The segmenter shipped at :data:`BEFORE_COMMIT`, read from git."""
-    path = tmp / "before.pt"
-    path.write_bytes(subprocess.run(["git", "show", f"{BEFORE_COMMIT}:{SEGMENTER}"], cwd=ROOT, check=True,
+def recipe(bundle: Path) -> tuple[str, str]:
+    """The config file name a segmenter bundle records and what that recipe is."""
+    source = Path(str(load_bundle(bundle)[1]["config"].get("source", ""))).name
+    return source, RECIPES.get(source, "a segmenter trained by that config")
+
+
+def shipped_bundle(tmp: Path, commit: str) -> Path:
+    """The segmenter shipped at ``commit``, read from git."""
+    path = tmp / f"{commit}.pt"
+    path.write_bytes(subprocess.run(["git", "show", f"{commit}:{SEGMENTER}"], cwd=ROOT, check=True,
                                     capture_output=True).stdout)
     return path
 
@@ -72,15 +102,22 @@ def unlabelled_radiographs() -> dict[str, Path]:
     return files
 
 
-def realistic_validation_dice(model) -> float:
-    """Mean Dice on held-out realistic phantoms (256 px, adult and neonatal): the validation set."""
-    spec = ChestSpec(shape=(256, 256), style="realistic")
-    scores = []
-    for i in range(VALIDATION_N):
-        xray = generate_chest_xray(spec, VALIDATION_SEED, i)
-        mask, _ = segment_lungs(model, to_png8(xray.pixels).astype(np.float32) / 255.0)
-        scores.append(float(dice(mask, xray.lung_mask)[0]))
-    return float(np.mean(scores))
+def validation(model) -> dict[str, float]:
+    """Mean lung Dice on held-out phantoms of each style of :data:`VALIDATION_SETS` (256 px; realistic and varied:
+    adult and neonatal) and mean IoU (lung and background) on the simple ones: the validation figures."""
+    result = {}
+    for style, seed in VALIDATION_SETS.items():
+        spec = ChestSpec(shape=(256, 256), style=style)
+        dices, mious = [], []
+        for i in range(VALIDATION_N):
+            xray = generate_chest_xray(spec, seed, i)
+            mask, _ = segment_lungs(model, to_png8(xray.pixels).astype(np.float32) / 255.0)
+            dices.append(float(dice(mask, xray.lung_mask)[0]))
+            mious.append(float(mean_iou(mask.astype(np.int64), xray.lung_mask.astype(np.int64), 2)[0]))
+        result[f"{style}_dice"] = float(np.mean(dices))
+        if style == "simple":
+            result["simple_miou"] = float(np.mean(mious))
+    return result
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
@@ -94,10 +131,11 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
 def measure(name: str, bundle: Path, phantom_test: Path, figures: Path) -> dict:
     model = load_bundle(bundle)[0].eval()
     result: dict = {"bundle": str(bundle)}
+    result["config"], result["recipe"] = recipe(bundle)
     phantom = evaluate_folder(phantom_test, [bundle, default_model_paths()[1]])  # with the shipped lung classifier
     result["phantom_test"] = {k: phantom[k] for k in ("miou", "dice", "accuracy", "sensitivity", "specificity", "auc",
                                                       "shortcut_drop_lungs")}
-    result["realistic_validation_dice"] = realistic_validation_dice(model)
+    result["validation"] = validation(model)
     result["montgomery"] = {}
     for image in sorted((DATA / "montgomery").glob("*.jpg")):
         grey = read_radiograph(image)
@@ -116,35 +154,42 @@ def measure(name: str, bundle: Path, phantom_test: Path, figures: Path) -> dict:
 
 
 def render(rows: dict, command: str) -> str:
-    before, after = rows["before"], rows["after"]
+    before, previous, after = rows["before"], rows["previous"], rows["after"]
     names = list(after["montgomery"])
     lines = ["## rds: the lung segmenter on real radiographs", "",
              f"Command: `{command}`. Machine: {rows['machine']}.", "",
              f"Before: the segmenter shipped at commit {BEFORE_COMMIT} (phantoms only, `configs/rds-seg-fast.yaml`). "
-             "After: `configs/rds-seg-real.yaml` (that segmenter fine-tuned on simple and realistic phantoms with "
-             "strong augmentation). Montgomery radiographs (adult PA, 512 px, manual lung masks; Jaeger 2014): "
-             "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter and "
-             "rotation TTA on, as `nmkit rds predict`.", "",
+             f"Previous: the one shipped at commit {PREVIOUS_COMMIT} (`configs/{previous['config']}`). "
+             f"After: `configs/{after['config']}` ({after['recipe']}). Montgomery radiographs (adult PA, 512 px, "
+             "manual lung masks; Jaeger 2014): "
+             "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter, rotation "
+             "TTA, island dropping and hole filling on, as `nmkit rds predict`.", "",
              "| segmenter | " + " | ".join(f"Dice {n}" for n in names) + " | mean Dice (95 % CI) | phantom test mIoU |"
-             " phantom test Dice | realistic-phantom validation Dice |",
-             "|---|" + "---|" * (len(names) + 4)]
-    for label, r in (("before", before), ("after", after)):
+             " phantom test Dice | validation Dice: realistic / varied phantoms | validation mIoU: simple phantoms |",
+             "|---|" + "---|" * (len(names) + 5)]
+    for label, r in (("before", before), ("previous", previous), ("after", after)):
         mean, half = mean_ci(list(r["montgomery"].values()))
         lines.append(f"| {label} | " + " | ".join(f"{r['montgomery'][n]:.3f}" for n in names)
                      + f" | {mean:.3f} (+/- {half:.3f}) | {r['phantom_test']['miou']:.3f} | "
-                       f"{r['phantom_test']['dice']:.3f} | {r['realistic_validation_dice']:.3f} |")
-    diffs = [after["montgomery"][n] - before["montgomery"][n] for n in names]
-    mean, half = mean_ci(diffs)
-    lines += ["", f"Change in Dice, after minus before, per Montgomery image: {mean:+.3f} (95 % CI +/- {half:.3f}, "
-              f"n = {len(diffs)}; with two images the interval is wide). Targets: Dice >= 0.90 on real radiographs "
-              "with manual masks; phantom mIoU >= 0.95 on the phantom test set (200 phantoms, 256 px, seed "
-              f"{PHANTOM_TEST_SEED}).", "",
+                       f"{r['phantom_test']['dice']:.3f} | {r['validation']['realistic_dice']:.3f} / "
+                       f"{r['validation']['varied_dice']:.3f} | {r['validation']['simple_miou']:.3f} |")
+    lines.append("")
+    for label, r in (("before", before), ("previous", previous)):
+        diffs = [after["montgomery"][n] - r["montgomery"][n] for n in names]
+        mean, half = mean_ci(diffs)
+        lines.append(f"Change in Dice, after minus {label}, per Montgomery image: {mean:+.3f} (95 % CI +/- {half:.3f}, "
+                     f"n = {len(diffs)}; with two images the interval is wide).")
+    lowest, miou = min(after["montgomery"].values()), after["phantom_test"]["miou"]
+    lines += [f"Targets: Dice >= {REAL_DICE_TARGET:.2f} on each real radiograph with a manual mask "
+              f"({'met' if lowest >= REAL_DICE_TARGET else 'missed'}: lowest {lowest:.3f}); phantom mIoU >= "
+              f"{PHANTOM_MIOU_TARGET:.2f} on the phantom test set (200 phantoms, 256 px, seed {PHANTOM_TEST_SEED}; "
+              f"{'met' if miou >= PHANTOM_MIOU_TARGET else 'missed'}: {miou:.3f}).", "",
               "Real radiographs without masks (looked at, not scored): lung share of the image and the overlays.", "",
-              "| radiograph | before: lung share | after: lung share | overlays |", "|---|---|---|---|"]
+              "| radiograph | lung share: before / previous / after | overlays |", "|---|---|---|"]
     for stem in after["unlabelled"]:
-        b, a = before["unlabelled"][stem], after["unlabelled"][stem]
-        lines.append(f"| {stem} | {b['lung_fraction']:.3f} | {a['lung_fraction']:.3f} | "
-                     f"[before]({b['figure']}), [after]({a['figure']}) |")
+        shown = {label: rows[label]["unlabelled"][stem] for label in ("before", "previous", "after")}
+        lines.append(f"| {stem} | " + " / ".join(f"{r['lung_fraction']:.3f}" for r in shown.values()) + " | "
+                     + ", ".join(f"[{label}]({r['figure']})" for label, r in shown.items()) + " |")
     return "\n".join(lines)
 
 
@@ -157,11 +202,17 @@ def install(bundle: Path, rows: dict) -> None:
     card = card_path.read_text()
     after = rows["after"]
     montgomery = ", ".join(f"{k} {v:.3f}" for k, v in after["montgomery"].items())
-    line = (f"- `{target.name}`: `rds-unet-small` at 128 px, `configs/rds-seg-real.yaml`: the phantom segmenter of\n"
-            "  `configs/rds-seg-fast.yaml` fine-tuned on simple and realistic phantoms (adult and neonatal bodies, ribs,\n"
-            "  clavicles, vessels, scatter, collimation, tilt, burned-in markers) with strong intensity and geometric\n"
-            f"  augmentation. Real adult radiographs (Montgomery, evaluation only): Dice {montgomery}\n"
-            "  (`python benchmarks/rds_real.py --install` measured it and put it here, after `benchmarks/rds.py`).\n")
+    missed = [f"Dice >= {REAL_DICE_TARGET:.2f} on each real radiograph"] * any(
+        v < REAL_DICE_TARGET for v in after["montgomery"].values())
+    missed += [f"phantom test mIoU >= {PHANTOM_MIOU_TARGET:.2f} (here {after['phantom_test']['miou']:.3f})"] * (
+        after["phantom_test"]["miou"] < PHANTOM_MIOU_TARGET)
+    targets = f"Missed: {' and '.join(missed)}." if missed else "Both targets (Dice >= 0.90, mIoU >= 0.95) met."
+    body = textwrap.fill(f"`rds-unet-small` at 128 px, `configs/{after['config']}`: {after['recipe']}. Real adult "
+                         f"radiographs (Montgomery, evaluation only): Dice {montgomery} "
+                         "(`python benchmarks/rds_real.py --install` measured it and put it here, after "
+                         f"`benchmarks/rds.py`). {targets}", 112,
+                         initial_indent=f"- `{target.name}`: ", subsequent_indent="  ")
+    line = body + "\n"
     card = re.sub(r"- `rds-seg-default\.pt`:.*?\n(?=- `)", lambda _: line, card, count=1, flags=re.S)
     t = after["phantom_test"]
     card = re.sub(r"- Lungs: mIoU .*?\n", lambda _: f"- Lungs: mIoU {t['miou']:.3f}, Dice {t['dice']:.3f} (median "
@@ -177,7 +228,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--after", type=Path, help="segmenter bundle to measure (default: the shipped one)")
     parser.add_argument("--install", action="store_true", help="ship --after as the default segmenter")
+    parser.add_argument("--validate", type=Path, nargs="+", metavar="BUNDLE",
+                        help="only print the validation figures of these segmenters (no real radiograph is read)")
     args = parser.parse_args()
+    if args.validate:
+        for bundle in args.validate:
+            figures = validation(load_bundle(bundle)[0].eval())
+            print(bundle, " ".join(f"{k} {v:.4f}" for k, v in figures.items()), flush=True)
+        return
     after = args.after or default_model_paths()[0]
     figures = OUT / "rds_real"
     figures.mkdir(parents=True, exist_ok=True)
@@ -185,12 +243,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         phantom_test = write_chest_set(tmp / "test", ChestSpec(shape=(256, 256)), PHANTOM_TEST_N, PHANTOM_TEST_SEED)
-        rows["before"] = measure("before", before_bundle(tmp), phantom_test, figures)
+        for label, commit in (("before", BEFORE_COMMIT), ("previous", PREVIOUS_COMMIT)):
+            rows[label] = measure(label, shipped_bundle(tmp, commit), phantom_test, figures)
+            rows[label]["bundle"] = f"{commit}:{SEGMENTER}"
         rows["after"] = measure("after", after, phantom_test, figures)
     rows["after"]["bundle"] = str(args.after or SEGMENTER)
-    rows["before"]["bundle"] = f"{BEFORE_COMMIT}:{SEGMENTER}"
     command = " ".join(["python benchmarks/rds_real.py", *(["--after", str(args.after)] if args.after else []),
                         *(["--install"] if args.install else [])])
+    rows["command"] = command
     (OUT / "rds_real.json").write_text(json.dumps(rows, indent=2))
     text = render(rows, command)
     write_section("rds-real", text)

@@ -41,6 +41,10 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
                  "training and its validation fraction") for i in range(sections)]
 
 
+_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml")
+"""The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
+
+
 LEDGER: tuple[Draw, ...] = (
     # qc: flood phantoms (nmkit.phantoms.flood.generate_floods)
     *_qc_sections("qc-fast", 0, 3),
@@ -88,13 +92,21 @@ LEDGER: tuple[Draw, ...] = (
     # rds: neonatal chest radiograph phantoms (nmkit.phantoms.chest)
     Draw("rds", "train", "chest", 0, "all",
          ("configs/rds-seg-fast.yaml", "configs/rds-cls-fast.yaml", "configs/rds-whole-fast.yaml",
-          "configs/rds-joint-fast.yaml", "configs/rds-seg-real.yaml"), "training and its lung-area validation split"),
-    Draw("rds", "validation", "chest", 4242, "all", ("benchmarks/calibration.py",),
-         "settings chosen on other phantoms (model card); the lung classifier's temperature"),
+          "configs/rds-joint-fast.yaml", "configs/rds-seg-real.yaml", *_RDS_VARIED),
+         "training and its lung-area validation split"),
+    Draw("rds", "validation", "chest", 4242, "all", ("benchmarks/rds_real.py", "benchmarks/calibration.py"),
+         "settings chosen on other phantoms (model card); the real-radiograph segmenter keeps its simple-phantom mIoU; "
+         "the lung classifier's temperature"),
+    Draw("rds", "validation", "chest", 4243, "all", ("benchmarks/rds_real.py",),
+         "realistic-style phantoms: the real-radiograph segmenter chosen on them"),
+    Draw("rds", "validation", "chest", 4244, "all", ("benchmarks/rds_real.py",),
+         "varied-style phantoms: the real-radiograph segmenter chosen on them"),
     Draw("rds", "test", "chest", 888_888, "all", ("benchmarks/rds.py", "benchmarks/calibration.py", "benchmarks/ood.py"),
          "lungs, RDS and the shortcut; the lung classifier's calibration and OOD check"),
     Draw("rds", "test", "chest", 313_131, "all", ("benchmarks/rds.py:rotated",), "rotated test set: where rotation TTA acts"),
-    Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml",), "its realistic-style phantoms"),
+    Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml", *_RDS_VARIED),
+         "their realistic-style phantoms"),
+    Draw("rds", "train", "chest", 2, "all", _RDS_VARIED, "their varied-style phantoms"),
     Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
     # rds on real patients: PneumoniaMNIST (../shared/data/cxr/pneumoniamnist; benchmarks/pneumoniamnist.py:splits)
     Draw("rds", "train", "pneumoniamnist", 15, "split:rds-pneumoniamnist:train",

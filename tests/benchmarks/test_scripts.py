@@ -6,6 +6,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,7 +33,9 @@ def test_a_smoke_run_never_writes_into_the_repository(monkeypatch):
 
 def test_qc(monkeypatch, tmp_path):
     run(monkeypatch, "qc", "--smoke", "--out", str(tmp_path), "--model", str(SHIPPED / "qc/default_model/qc-default.pt"))
-    assert "| 98 |" in section(tmp_path, "qc") and (tmp_path / "qc.json").is_file()
+    text = section(tmp_path, "qc")
+    assert "| 98 | " in text and "| CNN - observer AUC | verdict |" in text and (tmp_path / "qc.json").is_file()
+    assert "CNN against the ideal observer, AUC over the" in text
 
 
 def test_qc_default_model(monkeypatch, tmp_path):
@@ -53,19 +56,42 @@ def test_bonescan(monkeypatch, tmp_path):
     assert "crop centres sit at columns 64 and" in section(tmp_path, "bonescan")
 
 
-def test_rds(monkeypatch, tmp_path):
+def all_lung_segmenter(tmp_path: Path) -> Path:
+    """A tiny untrained rds segmenter bundle that calls every pixel lung, so every step has a mask to use."""
     torch.manual_seed(0)
-    unet, cnn = {"depth": 3, "work_size": 32, "decoder_width": 8}, {"width": 4, "work_size": 32}
+    unet = {"depth": 3, "work_size": 32, "decoder_width": 8}
     segmenter = create_model("rds-unet-small", **unet).eval()
-    with torch.no_grad():  # tiny and untrained, but it calls every pixel lung, so every step has a mask to use
+    with torch.no_grad():
         segmenter.net.segmentation_head[0].weight.zero_()
         segmenter.net.segmentation_head[0].bias.copy_(torch.tensor([-10.0, 10.0]))
-    seg = save_bundle(tmp_path / "seg.pt", "rds-unet-small", unet, segmenter, {"config": {"task": "segmentation"}})
+    return save_bundle(tmp_path / "seg.pt", "rds-unet-small", unet, segmenter, {"config": {"task": "segmentation"}})
+
+
+def test_rds(monkeypatch, tmp_path):
+    cnn = {"width": 4, "work_size": 32}
+    seg = all_lung_segmenter(tmp_path)
+    torch.manual_seed(0)
     lungs = save_bundle(tmp_path / "lungs.pt", "rds-cnn-small", cnn, create_model("rds-cnn-small", **cnn),
                         {"config": {"task": "classification", "data": {"input": "lungs"}}})
     run(monkeypatch, "rds", "--smoke", "--out", str(tmp_path / "out"), "--model", str(seg), "--model", str(lungs))
     text = section(tmp_path / "out", "rds")
     assert "rotation TTA ran on" in text and "Where it acts: 2 phantom radiographs turned" in text
+
+
+def test_rds_real_validate_scores_the_validation_phantoms_only(monkeypatch, tmp_path, capsys):
+    from nmkit.phantoms.chest import ChestSpec, generate_chest_xray
+
+    rds_real = importlib.import_module("rds_real")
+    monkeypatch.setattr(rds_real, "VALIDATION_N", 1)
+    monkeypatch.setattr(rds_real, "DATA", tmp_path / "no-real-radiographs")  # --validate reads none
+    seg = all_lung_segmenter(tmp_path)
+    run(monkeypatch, "rds_real", "--validate", str(seg))
+    shown = dict(zip(*[iter(capsys.readouterr().out.split()[1:])] * 2))
+    for style, seed in rds_real.VALIDATION_SETS.items():  # every pixel called lung: Dice 2|T| / (|T| + |image|)
+        shares = [generate_chest_xray(ChestSpec(shape=(256, 256), style=style), seed, i).lung_mask.mean()
+                  for i in range(1)]
+        assert float(shown[f"{style}_dice"]) == pytest.approx(np.mean([2 * t / (t + 1) for t in shares]), abs=1e-4)
+    assert float(shown["simple_miou"]) == pytest.approx(np.mean(shares) / 2, abs=1e-4)  # background IoU 0
 
 
 def test_pet(monkeypatch, tmp_path):

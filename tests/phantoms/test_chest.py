@@ -17,6 +17,8 @@ from nmkit.phantoms.chest import (CSV_COLUMNS, ChestSpec, generate_chest_xray, g
 SMALL = ChestSpec(shape=(64, 64))
 SIMPLE_DIGEST = "57425c0a2ebe"
 """sha256 (first 12 hex) of image 0, seed 7, 96 px, simple style, as made before the realistic style existed."""
+REALISTIC_DIGEST = "00710df8eeb7"
+"""sha256 (first 12 hex) of image 0, seed 7, 64 px, realistic style, as made before the varied style existed."""
 
 
 def _digest(folder) -> dict[str, str]:
@@ -119,5 +121,17 @@ def test_realistic_style_is_seeded_varied_and_keeps_the_simple_style_bytes():
     assert len({x.pixels.tobytes() for x in a}) == 6
     simple = generate_chest_xray(ChestSpec(shape=(96, 96)), 7, 0)  # the simple style's bytes as before the option
     assert hashlib.sha256(simple.pixels.tobytes()).hexdigest()[:12] == SIMPLE_DIGEST
-    with pytest.raises(ValueError, match="style must be one of simple, realistic"):
+    with pytest.raises(ValueError, match="style must be one of simple, realistic, varied"):
         ChestSpec(style="cartoon")
+
+
+def test_varied_style_is_seeded_differs_from_realistic_and_keeps_its_bytes():
+    spec = ChestSpec(shape=(64, 64), style="varied", rotated_rate=0.0)
+    a, b = generate_chest_xrays(spec, 4, seed=2), generate_chest_xrays(spec, 4, seed=2)
+    realistic = generate_chest_xrays(dataclasses.replace(spec, style="realistic"), 4, seed=2)
+    for x, y, r in zip(a, b, realistic):
+        assert np.array_equal(x.pixels, y.pixels) and np.array_equal(x.lung_mask, y.lung_mask)
+        assert x.pixels.dtype == np.uint16 and x.pixels.max() <= 4095 and x.lung_mask.any()
+        assert (x.rds, x.grade) == (r.rds, r.grade) and not np.array_equal(x.pixels, r.pixels)
+    realistic = generate_chest_xray(ChestSpec(shape=(64, 64), style="realistic"), 7, 0)
+    assert hashlib.sha256(realistic.pixels.tobytes()).hexdigest()[:12] == REALISTIC_DIGEST

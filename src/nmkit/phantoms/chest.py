@@ -26,6 +26,10 @@ the left) whose air thins towards their edges, vessels from the hila, posterior 
 fainter anterior ribs, clavicles, scapular edges and breast shadows (adults), a stomach bubble; then patient
 tilt (+/-10 degrees), detector blur, scatter, a heel-effect gradient, a random window and S-shaped display curve,
 noise, collimation borders and burned-in text markers (R, L, AP, a line of text). Adults carry no devices.
+The ``varied`` style spreads that further where real lungs are harder to see than the realistic phantom's: the
+body smaller in the frame (air beside it, adults' arms at their sides), lungs of less air contrast with softer
+edges, denser soft tissue over the bases and apices, patchier lungs with denser vessels, a heart and diaphragm of
+varied density, denser breasts.
 
 Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
 draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
@@ -60,8 +64,9 @@ CSV_COLUMNS = ("filepath", "rds", "exist_json", "roi_area", "height", "width", "
                "rotated", "mask", "json")
 """The study's columns (filepath, rds, exist_json, roi_area, height, width), then the phantom's truth."""
 FORMATS = ("png", "dicom")
-STYLES = ("simple", "realistic")
-"""``simple``: the neonatal phantom above; ``realistic``: adult and neonatal bodies closer to real radiographs."""
+STYLES = ("simple", "realistic", "varied")
+"""``simple``: the neonatal phantom above; ``realistic``: adult and neonatal bodies closer to real radiographs;
+``varied``: the realistic bodies with a wider spread of what makes real lungs harder to see (module docstring)."""
 LUNG_LABEL = "lung"
 
 
@@ -248,7 +253,7 @@ def _draw_devices(canvas: _Canvas, devices: tuple[str, ...], rng: np.random.Gene
 
 def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray:
     """Image ``index`` of the set drawn with ``seed`` (see the module docstring)."""
-    if spec.style == "realistic":
+    if spec.style in ("realistic", "varied"):
         return _realistic_xray(spec, seed, index)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     u = rng.uniform
@@ -390,14 +395,23 @@ def _display(density: np.ndarray, rng: np.random.Generator, spec: ChestSpec) -> 
 
 
 def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
-    """One image of the realistic style (see the module docstring)."""
+    """One image of the realistic or varied style (see the module docstring). The varied style draws its extra
+    spread from a stream of its own, so the realistic style keeps its bytes."""
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     u = rng.uniform
+    varied = spec.style == "varied"
+    extra = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index), 1)))
+
+    def wider(value: float, low: float, high: float) -> float:
+        """``value`` (the realistic style's), or for the varied style a draw from low..high."""
+        return float(extra.uniform(low, high)) if varied else value
+
     rows, cols = spec.shape
     rds = int(rng.random() < spec.rds_fraction)
     grade = int(rng.integers(1, 5)) if rds else 0
     adult = bool(rng.random() < spec.adult_rate)
-    half = (rows * u(0.36, 0.5), cols * u(0.38, 0.52))
+    zoom = wider(1.0, 0.55, 1.1)  # < 1: the body smaller in the frame, air beside it
+    half = (rows * u(0.36, 0.5) * zoom, cols * u(0.38, 0.52) * zoom)
     centre = (rows * u(0.42, 0.58), cols * u(0.45, 0.55))
     c = _Canvas(spec.shape, centre, half)
     # Body: a thick trunk, neck, shoulders and (neonates) arms; abdomen below.
@@ -407,7 +421,8 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
     c.density += 0.9 * np.sqrt(np.clip(1 - (c.u / 0.3) ** 2, 0, 1)) * (c.v < -0.9)
     for side in (-1.0, 1.0):
         c.density += 0.7 * c.ellipse((side * u(0.95, 1.15), u(-1.2, -0.95)), 0.35, 0.25)
-        if not adult and rng.random() < 0.5:
+        arm = not adult and rng.random() < 0.5
+        if arm or (varied and adult and extra.random() < 0.5):  # (varied: adults' arms too)
             c.density += 0.6 * ((np.abs(side * c.u - u(1.3, 1.5)) < 0.14) & (c.v < 0.8))
     # Heart and lungs.
     ctr = u(0.42, 0.52) if adult else u(0.5, 0.62)
@@ -420,12 +435,14 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
     lung_mask = lungs & ~heart
     if not lung_mask.any():
         lung_mask = lungs
-    depth = ndimage.distance_transform_edt(lung_mask) / (0.12 * half[1])
+    depth = ndimage.distance_transform_edt(lung_mask) / (wider(0.12, 0.1, 0.35) * half[1])
     air = ndimage.gaussian_filter(np.clip(depth, 0, 1) ** 0.6, 0.003 * min(spec.shape) + 0.3)
-    air *= 1 - u(0.0, 0.35) * np.clip((c.v - 0.0) / 0.6, 0, 1)  # soft tissue over the bases
+    bases = wider(u(0.0, 0.35), 0.2, 0.75)
+    air *= 1 - bases * np.clip((c.v - wider(0.0, -0.35, 0.1)) / 0.6, 0, 1)  # soft tissue over the bases
+    air *= 1 - wider(0.0, 0.0, 0.45) * np.clip((-0.55 - c.v) / 0.35, 0, 1)  # and over the apices
     granular = _texture(spec.shape, 0.006 * min(spec.shape) + 0.4, rng)
-    opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else 0.1 * granular
-    c.density -= u(0.6, 0.95) * air * (1 - np.clip(opacity, 0, 1))
+    opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else wider(0.1, 0.1, 0.45) * granular
+    c.density -= wider(u(0.6, 0.95), 0.4, 0.95) * air * (1 - np.clip(opacity, 0, 1))
     # Vessels: branches from each hilum, fading outwards.
     vessels = []
     for side in (-1.0, 1.0):
@@ -435,14 +452,14 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
             end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
             mid = ((start[0] + end[0]) / 2 + u(-0.06, 0.06), (start[1] + end[1]) / 2 + u(-0.06, 0.06))
             vessels.append(bezier([start, mid, end], 8))
-    c.density += u(0.08, 0.2) * c.strokes(vessels, u(0.6, 1.2) * c.line_px) * lung_mask
+    c.density += u(0.08, 0.2) * wider(1.0, 1.0, 2.5) * c.strokes(vessels, u(0.6, 1.2) * c.line_px) * lung_mask
     # Mediastinum, trachea, heart, diaphragm and abdomen, stomach gas.
     c.density += 0.6 * ndimage.gaussian_filter(((np.abs(c.u) < u(0.14, 0.22)) & (c.v > -1.1)).astype(float), 2)
     c.density += 0.35 * c.ellipse((0.0, -0.5), u(0.14, 0.3) if not adult else 0.1, 0.25)
     c.density -= 0.3 * ((np.abs(c.u - u(-0.02, 0.02)) < 0.035) & (c.v < u(-0.45, -0.3)))
-    c.density += 0.6 * ndimage.gaussian_filter(heart.astype(np.float64), 2)
+    c.density += wider(0.6, 0.3, 0.9) * ndimage.gaussian_filter(heart.astype(np.float64), 2)
     below = np.cumsum(lungs[::-1], axis=0)[::-1] == 0  # below the lowest lung pixel in each column
-    c.density += 0.55 * ndimage.gaussian_filter((below & (c.v > 0.0)).astype(float), 1.5)
+    c.density += wider(0.55, 0.3, 0.8) * ndimage.gaussian_filter((below & (c.v > 0.0)).astype(float), 1.5)
     c.density -= u(0.0, 0.4) * c.ellipse((u(0.3, 0.5), u(0.55, 0.8)), u(0.08, 0.18), u(0.05, 0.12))
     # Skeleton: spine, posterior ribs with brighter cortex, faint anterior ribs, clavicles, scapular edges.
     spine = np.abs(c.u) < 0.07
@@ -468,6 +485,10 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
         for side in (-1.0, 1.0):
             c.density += u(0.1, 0.3) * ndimage.gaussian_filter(
                 c.ellipse((side * 0.6, u(0.45, 0.7)), 0.4, 0.3).astype(np.float64), 3)
+    if varied and adult and extra.random() < 0.6:  # denser breast shadows with a sharp lower edge
+        for side in (-1.0, 1.0):
+            c.density += extra.uniform(0.2, 0.5) * ndimage.gaussian_filter(
+                c.ellipse((side * extra.uniform(0.45, 0.7), extra.uniform(0.4, 0.75)), 0.45, 0.35).astype(float), 1.5)
     devices = _devices_present(spec, rds, rng) if not adult else ()
     _draw_devices(c, devices, rng)
     density = np.clip(c.density, 0.0, None)

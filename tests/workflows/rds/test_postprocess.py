@@ -54,3 +54,15 @@ def test_drop_islands_keeps_both_lungs_and_drops_specks():
     mask[1:3, 37:39] = True  # a speck on a marker
     kept = drop_islands(mask)
     assert kept[5:35, 3:15].all() and kept[8:30, 24:36].all() and not kept[1:3, 37:39].any()
+
+
+def test_holes_inside_a_lung_are_filled_and_the_gap_between_lungs_stays_background():
+    image = np.zeros((40, 80), dtype=np.float32)
+    image[5:35, 2:9] = image[5:35, 11:19] = 1.0  # two lungs in the left quarter, the gap between them open
+    image[18:22, 4:8] = 0.0  # a dense vessel inside the first lung
+    model = LeftQuarterModel()
+    plain, info = segment_lungs(model, image, PostProcess(median=False, tta=False, holes=False))
+    assert not plain[20, 6] and not info["holes_filled"]
+    filled, info = segment_lungs(model, image, PostProcess(median=False, tta=False))
+    assert filled[20, 6] and not filled[20, 10] and info["holes_filled"]
+    assert filled.sum() == plain.sum() + 16

@@ -96,8 +96,10 @@ def evaluate_own_data(data_dir: str | Path, model_path: str | Path | None = None
 
 
 def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn.Module, info: dict[str, Any],
-                    readers_csv: str | Path | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
-    """The model's metrics beside the matched-filter ideal observer on floods (N, H, W) with their records."""
+                    readers_csv: str | Path | None = None, out_dir: str | Path | None = None,
+                    per_flood: bool = False) -> dict[str, Any]:
+    """The model's metrics beside the matched-filter ideal observer on floods (N, H, W) with their records;
+    ``per_flood`` adds each flood's label, CNN probability and observer score (arrays, for intervals)."""
     labels = np.array([r["label"] for r in records], dtype=np.int64)
     cnn = defect_probabilities(model, images)
     report = binary_report(cnn, labels, threshold=0.5)
@@ -114,6 +116,8 @@ def evaluate_floods(images: np.ndarray, records: list[dict[str, Any]], model: nn
         "readers": [], "ece": round(expected_calibration_error(cnn, labels), 4),
         "reliability": reliability_bins(cnn, labels),
     }
+    if per_flood:
+        result["per_flood"] = {"label": labels, "cnn": np.asarray(cnn), "observer": np.asarray(obs)}
     points = []
     if readers_csv:
         for reader, calls in read_reader_calls(readers_csv, [r["file"] for r in records]).items():

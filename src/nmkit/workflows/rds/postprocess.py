@@ -1,8 +1,9 @@
 """The study's post-processing of a predicted lung mask, each step switchable: a median filter on the mask,
 and rotation test-time augmentation (predict again on the image turned +90 and -90 degrees and average)
-when the predicted lung area is under a threshold; then nmkit's own last step, dropping islands: connected
-regions smaller than :data:`ISLAND_FRACTION` of the largest (specks on a marker or a collimator edge; two lungs,
-or a lung cut in two by the heart, stay).
+when the predicted lung area is under a threshold; then nmkit's own last steps: dropping islands (connected
+regions smaller than :data:`ISLAND_FRACTION` of the largest: specks on a marker or a collimator edge; two lungs,
+or a lung cut in two by the heart, stay) and filling holes (a lung has none: dense hilar vessels or a nodule
+inside it are lung; the gap between the lungs is open to the outside and stays background).
 
 The study's threshold was 30,000 px where its lungs averaged ~100,000 px: 0.3 of the mean lung area. Here
 it is a fraction of the image's pixels, :data:`AREA_THRESHOLD_FRACTION`, so it scales with image size: the
@@ -27,12 +28,13 @@ MEDIAN_FRACTION = 0.01
 @dataclass(frozen=True)
 class PostProcess:
     """Which steps to run: ``median`` filter, rotation ``tta`` below ``area_fraction`` of the image, dropping
-    ``islands``."""
+    ``islands``, filling ``holes``."""
 
     median: bool = True
     tta: bool = True
     area_fraction: float = AREA_THRESHOLD_FRACTION
     islands: bool = True
+    holes: bool = True
 
 
 def median_size(shape: tuple[int, int]) -> int:
@@ -80,5 +82,7 @@ def segment_lungs(model: nn.Module, image: np.ndarray, post: PostProcess = PostP
         mask = median_filter_mask(mask)
     if post.islands:
         mask = drop_islands(mask)
+    if post.holes:
+        mask = ndimage.binary_fill_holes(mask)
     return mask, {"raw_area_px": area, "area_threshold_px": float(threshold), "rotation_tta": rotated,
-                  "median_filter": post.median, "islands_dropped": post.islands}
+                  "median_filter": post.median, "islands_dropped": post.islands, "holes_filled": post.holes}
