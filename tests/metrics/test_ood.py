@@ -74,6 +74,8 @@ def test_domain_check_uses_a_fit_only_for_the_same_weights(tmp_path):
     feats = [pooled_features(net, "2", lambda: net(x[i:i + 1])) for i in range(4)]
     FeatureGaussian.fit(feats * 5, "2", weights_hash(net), 99).save(ood_path(bundle))
     assert ood_path(bundle).name == "m.ood.pt"
+    copy = FeatureGaussian.load(ood_path(bundle)).save(tmp_path / "other name.ood.pt")
+    assert copy.read_bytes() == ood_path(bundle).read_bytes()  # same fit, same bytes, whatever the file name
     check, out = domain_check(net, {"model_path": str(bundle)}, lambda: net(x[:1]))
     assert out.shape == (1, 2) and check.in_domain and check.ood_distance is not None
     far, _ = domain_check(net, {"model_path": str(bundle)}, lambda: net(x[:1] * 1000))

@@ -12,6 +12,7 @@ statistics.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,10 @@ class FeatureGaussian:
         blob = {"layer": self.layer, "mean": torch.from_numpy(self.mean), "precision": torch.from_numpy(self.precision),
                 "threshold": self.threshold, "percentile": self.percentile, "weights": self.weights,
                 "fitted_on": self.fitted_on}
+        buffer = io.BytesIO()  # saved through memory: a file name would enter the archive, so same fit, same bytes
+        torch.save(blob, buffer)
         with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
+            Path(tmp).write_bytes(buffer.getvalue())
         return Path(path)
 
     @classmethod
