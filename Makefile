@@ -23,16 +23,19 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 # Every benchmark with the options its BENCHMARKS.md section states (hours on 2 CPU cores: qc trains its config;
-# rds trains its four configs; the others score the shipped models; pet scores no CycleGAN: see its section).
+# the others score the shipped models; pet scores no CycleGAN: see its section; calibration and ood write their
+# temperature, EF interval and OOD fits into the shipped bundles' folders).
 SHIPPED := src/nmkit/workflows
 bench: $(STAMP)
 	$(BIN)/python benchmarks/qc.py --model $(SHIPPED)/qc/default_model/qc-default.pt
 	$(BIN)/python benchmarks/qc_default_model.py --model $(SHIPPED)/qc/default_model/qc-default.pt
 	$(BIN)/python benchmarks/gbp.py --model $(SHIPPED)/gbp/default_model/gbp-default.pt
 	$(BIN)/python benchmarks/bonescan.py --model $(SHIPPED)/bonescan/default_model/bonescan-default.pt
-	$(BIN)/python benchmarks/rds.py --n-test 200 --install
+	$(BIN)/python benchmarks/rds.py --model $(SHIPPED)/rds/default_model/rds-seg-default.pt --model $(SHIPPED)/rds/default_model/rds-cls-default.pt
 	$(BIN)/python benchmarks/pet.py --pix2pix $(SHIPPED)/pet/default_model/pet-default.pt --cyclegan skip
 	$(BIN)/python benchmarks/web.py --repeats 20 --concurrent 20
+	$(BIN)/python benchmarks/calibration.py --install
+	$(BIN)/python benchmarks/ood.py --install
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

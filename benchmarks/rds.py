@@ -225,10 +225,17 @@ def card(models: dict, rows: dict) -> str:
 
     def trained(cfg: dict) -> str:
         phantom = cfg["data"]["phantom"]
-        tied = ", devices tied to RDS" if phantom.get("confounded") else ""
-        return (f"{phantom['n']} phantoms ({phantom['shape'][0]} px{tied}; 3/5 train, 1/5 val by the study's "
-                f"lung-area split), {cfg['trainer']['max_epochs']} epochs, {cfg['optim']['name']} lr "
-                f"{cfg['optim']['lr']}, seed {cfg['seed']}")
+        sections = "; ".join(
+            f"{part['n']} phantoms ({part.get('shape', [256])[0]} px" + (f", {part['style']} style" if part.get("style")
+                                                                        else "")
+            + (", devices tied to RDS" if part.get("confounded") else "") + ")"
+            for part in (phantom if isinstance(phantom, list) else [phantom]))
+        start = f", starting from `{cfg['init_weights']}`" if cfg.get("init_weights") else ""
+        return (f"{sections}; 3/5 train, 1/5 val by the study's lung-area split; {cfg['trainer']['max_epochs']} "
+                f"epochs, {cfg['optim']['name']} lr {cfg['optim']['lr']}, seed {cfg['seed']}{start}")
+
+    def config_name(cfg: dict, default: str) -> str:
+        return f"configs/{cfg.get('source') or default}"
 
     turned, gain = rows["rotated"], Interval(**rows["intervals"]["rotated_tta_gain"])
     return f"""# rds defaults: the lung segmenter and RDS classifier shipped with nmkit
@@ -240,14 +247,15 @@ They have never seen a real radiograph: a research and teaching tool, not a diag
 
 - `{DEFAULT_MODELS[0]}`: `{seg_cfg['model']['name']}` at {seg_cfg['model']['work_size']} px, \
 {rows['n_parameters']['segmenter']:,} parameters, random initialisation;
-  `configs/rds-seg-fast.yaml`: {trained(seg_cfg)}.
+  `{config_name(seg_cfg, "rds-seg-fast.yaml")}`: {trained(seg_cfg)}.
 - `{DEFAULT_MODELS[1]}`: `{cls_cfg['model']['name']}` at {cls_cfg['data']['size']} px, \
 {rows['n_parameters']['lungs']:,} parameters, random initialisation;
-  `configs/rds-cls-fast.yaml`: the image masked by the true lungs widened by \
+  `{config_name(cls_cfg, "rds-cls-fast.yaml")}`: the image masked by the true lungs widened by \
 {cls_cfg['data'].get('lung_margin', 0)} px (the same is done
   with the predicted lungs at inference), the study's flips; {trained(cls_cfg)}.
-- Made with: `python benchmarks/rds.py --install` (trains the four rds-*-fast configs, measures, then copies these
-  two bundles and writes this card). This card: `{rows['command']}`.
+- Made with: `python benchmarks/rds.py --install` trains the four rds-*-fast configs, measures, then copies the
+  segmenter and classifier here and writes this card; a later segmenter or classifier is measured and this card
+  rewritten by `python benchmarks/rds.py --model SEGMENTER --model CLASSIFIER`. This card: `{rows['command']}`.
 - Input: one grey radiograph, any size, dense = white (DICOM DX/CR windowed, MONOCHROME1 inverted, or PNG).
 
 ## Test set ({rows['n_test']} phantom radiographs, {rows['size']} px, seed {TEST_SEED}, devices untied from RDS)

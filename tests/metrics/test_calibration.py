@@ -10,10 +10,12 @@ from torch import nn
 from nmkit.metrics.calibration import (
     expected_calibration_error,
     fit_temperature,
+    mean_confidence,
     negative_log_likelihood,
     recorded_logits,
     reliability_bins,
     set_temperature,
+    succession_temperature,
 )
 
 
@@ -32,6 +34,15 @@ def test_fit_temperature_recovers_the_generating_temperature_and_lowers_nll():
     t = fit_temperature(logits, labels)
     assert t == pytest.approx(3.0, rel=0.1)
     assert negative_log_likelihood(logits, labels, t) < negative_log_likelihood(logits, labels)
+
+
+def test_a_validation_set_all_right_gets_the_rule_of_succession_confidence():
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0], [4.0, 1.0, 0.0]])
+    labels = logits.argmax(1)
+    assert fit_temperature(logits, labels) is None  # NLL keeps falling as T -> 0
+    t = succession_temperature(logits)
+    assert t < 1 and mean_confidence(logits, t) == pytest.approx(5 / 6, abs=1e-6)  # underconfident: sharpened
+    assert succession_temperature(logits * 10) > 1  # overconfident: softened
 
 
 def test_ece_is_zero_for_calibrated_confidence_and_large_for_overconfidence():

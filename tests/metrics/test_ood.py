@@ -42,6 +42,24 @@ def test_fit_flags_far_inputs_and_keeps_the_training_percentile():
     assert fit.scores([np.full((1, 5), 8.0)])[0] > fit.threshold
 
 
+def test_a_held_out_set_sets_the_threshold_where_new_inputs_fall():
+    rng = np.random.default_rng(2)
+    train = [rng.normal(0, 1, (1, 20)) for _ in range(30)]  # few inputs, many features: overfitted distances
+    new = [rng.normal(0, 1, (1, 20)) for _ in range(200)]
+    in_sample = FeatureGaussian.fit(train, "layer", "hash", percentile=95)
+    held = FeatureGaussian.fit(train, "layer", "hash", percentile=95, held_out=new[:100])
+    assert held.threshold > in_sample.threshold
+    assert np.mean(held.scores(new[100:]) > held.threshold) < 0.15 < np.mean(in_sample.scores(new[100:]) > in_sample.threshold)
+
+
+def test_a_later_check_adds_its_notes_and_reports_its_distance():
+    first, later = DomainCheck(["lungs too small"], 1.0, 5.0), DomainCheck(["unlike the training data"], 9.0, 4.0)
+    first.join(later)
+    assert first.notes == ["lungs too small", "unlike the training data"] and first.as_dict()["ood_distance"] == 9.0
+    first.join(DomainCheck([]))
+    assert first.ood_threshold == 4.0 and not first.in_domain
+
+
 def test_deepest_layer_and_pooled_features():
     net = _net()
     x = torch.zeros(2, 1, 8, 8)
@@ -56,6 +74,8 @@ def test_domain_check_uses_a_fit_only_for_the_same_weights(tmp_path):
     feats = [pooled_features(net, "2", lambda: net(x[i:i + 1])) for i in range(4)]
     FeatureGaussian.fit(feats * 5, "2", weights_hash(net), 99).save(ood_path(bundle))
     assert ood_path(bundle).name == "m.ood.pt"
+    copy = FeatureGaussian.load(ood_path(bundle)).save(tmp_path / "other name.ood.pt")
+    assert copy.read_bytes() == ood_path(bundle).read_bytes()  # same fit, same bytes, whatever the file name
     check, out = domain_check(net, {"model_path": str(bundle)}, lambda: net(x[:1]))
     assert out.shape == (1, 2) and check.in_domain and check.ood_distance is not None
     far, _ = domain_check(net, {"model_path": str(bundle)}, lambda: net(x[:1] * 1000))

@@ -61,7 +61,7 @@ def test_gbp_upload_matches_the_cli_with_the_shipped_model(tmp_path, studies):
     expected = cli_json("gbp", "ef", studies["gbp"], "--json", "--out", tmp_path / "cli")
     assert body["result"] | {"file": expected["file"], "overlay_png": expected["overlay_png"],
                              "curve_png": expected["curve_png"]} == expected
-    assert [n["key"] for n in body["numbers"]][:3] == ["ef", "ed_frame", "es_frame"]
+    assert [n["key"] for n in body["numbers"]][:4] == ["ef", "ef_interval", "ed_frame", "es_frame"]  # shipped interval
     assert body["figures"] == ["study.rois.png", "study.curve.png"]
 
 

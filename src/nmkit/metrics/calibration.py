@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import log_softmax, softmax
 from torch import nn
 from torchmetrics.functional.classification import multiclass_calibration_error
 
@@ -39,6 +39,25 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float | None:
     found = minimize_scalar(lambda log_t: negative_log_likelihood(logits, labels, float(np.exp(log_t))),
                             bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(found.x))
+
+
+def mean_confidence(logits: np.ndarray, temperature: float = 1.0) -> float:
+    """The mean top-label probability of softmax(logits / T)."""
+    return float(softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1).max(axis=1).mean())
+
+
+def succession_temperature(logits: np.ndarray) -> float:
+    """For a validation set the model classifies all right (where :func:`fit_temperature` has no optimum): the
+    temperature in [0.05, 20] at which its mean confidence is (n + 1) / (n + 2), Laplace's rule-of-succession
+    estimate of an accuracy seen as n right of n: as sure as those n examples show it to be, no surer."""
+    n = len(logits)
+    if n == 0:
+        raise ValueError("fitting a temperature needs at least one labelled example")
+    gap = lambda log_t: mean_confidence(logits, float(np.exp(log_t))) - (n + 1) / (n + 2)  # noqa: E731
+    low, high = np.log(0.05), np.log(20.0)
+    if gap(low) <= 0 or gap(high) >= 0:  # the bounds' confidence is already too low / still too high
+        return 0.05 if gap(low) <= 0 else 20.0
+    return float(np.exp(brentq(gap, low, high, xtol=1e-6)))
 
 
 def as_class_probabilities(probabilities: np.ndarray) -> np.ndarray:

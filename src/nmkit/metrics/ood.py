@@ -3,7 +3,8 @@
 The model's deepest feature map (its smallest spatial size, last such layer: a classifier's final features, a
 UNet's bottleneck) is averaged over space; a Gaussian (mean and a Ledoit-Wolf shrunk covariance) is fitted to
 these features on training inputs, and an input whose Mahalanobis distance exceeds the ``percentile``-th
-percentile of the training distances is out of distribution. The fit is stored next to the shipped bundle
+percentile of the distances of held-out inputs drawn like the training data (its validation split; else of the
+training inputs themselves) is out of distribution. The fit is stored next to the shipped bundle
 (``<bundle>.ood.pt``) with a hash of the weights it was fitted for, so a retrained model never uses stale
 statistics.
 """
@@ -11,6 +12,7 @@ statistics.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,14 +93,16 @@ class FeatureGaussian:
 
     @classmethod
     def fit(cls, per_input: list[np.ndarray], layer: str, weights: str, percentile: float = DEFAULT_PERCENTILE,
-            fitted_on: str = "") -> FeatureGaussian:
+            fitted_on: str = "", held_out: list[np.ndarray] | None = None) -> FeatureGaussian:
         """Fit on the features of each training input (a list of (passes, C) arrays: a study's frames, a scan's
-        knees); the threshold is the ``percentile`` of each input's largest distance, as inputs are scored."""
+        knees); the threshold is the ``percentile`` of each input's score (its largest distance) over the
+        ``held_out`` inputs when given (inputs the Gaussian did not see score higher: a fit on few inputs with
+        many features would otherwise flag most new ones), else over the training inputs."""
         rows = np.concatenate(per_input)
         mean = rows.mean(axis=0)
         precision = np.linalg.pinv(ledoit_wolf(rows - mean), hermitian=True)
         gaussian = cls(layer, mean, precision, 0.0, float(percentile), weights, fitted_on)
-        gaussian.threshold = float(np.percentile(gaussian.scores(per_input), percentile))
+        gaussian.threshold = float(np.percentile(gaussian.scores(held_out or per_input), percentile))
         return gaussian
 
     def scores(self, per_input: list[np.ndarray]) -> np.ndarray:
@@ -114,8 +118,10 @@ class FeatureGaussian:
         blob = {"layer": self.layer, "mean": torch.from_numpy(self.mean), "precision": torch.from_numpy(self.precision),
                 "threshold": self.threshold, "percentile": self.percentile, "weights": self.weights,
                 "fitted_on": self.fitted_on}
+        buffer = io.BytesIO()  # saved through memory: a file name would enter the archive, so same fit, same bytes
+        torch.save(blob, buffer)
         with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
+            Path(tmp).write_bytes(buffer.getvalue())
         return Path(path)
 
     @classmethod
@@ -156,6 +162,13 @@ class DomainCheck:
         if not ok:
             self.notes.append(note)
 
+    def join(self, later: DomainCheck) -> None:
+        """Add the notes of a later model's check (e.g. the classifier fed by a segmenter); its feature distance,
+        where it has one, becomes the one reported."""
+        self.notes += later.notes
+        if later.ood_distance is not None:
+            self.ood_distance, self.ood_threshold = later.ood_distance, later.ood_threshold
+
     def as_dict(self) -> dict[str, Any]:
         return {"in_domain": self.in_domain, "domain_notes": list(self.notes),
                 "ood_distance": None if self.ood_distance is None else round(self.ood_distance, 3),
@@ -175,6 +188,6 @@ def domain_check(model: nn.Module, info: dict[str, Any], run: Callable[[], Any])
     distance = float(fit.distance(features).max())
     check.ood_distance, check.ood_threshold = distance, fit.threshold
     check.require(distance <= fit.threshold,
-                  f"unlike the training data: feature distance {distance:.1f} above the {fit.percentile:g}th "
-                  f"training percentile {fit.threshold:.1f}")
+                  f"unlike the training data: feature distance {distance:.1f} above {fit.threshold:.1f}, the "
+                  f"{fit.percentile:g}th percentile of inputs like it")
     return check, returned[0]

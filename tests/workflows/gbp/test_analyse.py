@@ -171,3 +171,6 @@ def test_ef_interval_spans_the_roi_boundary_perturbations_scaled_by_the_bundle_f
     assert r.ef_high - r.ef == pytest.approx(2.0 * analysis.ef_spread.std(), abs=0.02)
     assert r.ef_low < r.ef < r.ef_high and r.ef_interval_level == 0.95
     assert "95 % interval" in analysis.results()
+    floored = GatedEF(image).analyze(masks=masks, info={"ef_interval": {"level": 0.95, "scale": 0.5,
+                                                                        "min_spread": 20.0}}).results_data()
+    assert floored.ef_high - floored.ef == pytest.approx(10.0, abs=0.01)  # the floor above the SD: one width

@@ -149,10 +149,13 @@ def spec_from_config(phantom: dict[str, Any]) -> BoneSpec:
 
 
 def phantom_knees(spec: BoneSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inputs, grades, scan index of each knee) of ``n`` phantom scans made in memory."""
+    """(inputs, grades, scan index of each knee) of ``n`` phantom scans made in memory; a scan without a graded
+    knee adds none."""
     inputs, grades, scans = [], [], []
     for i in range(n):
         scan = generate_bone_scan(spec, seed, i)
+        if all(grade < 0 for grade in scan.grades):
+            continue
         x, y = scan_knee_set(scan.views[0], scan.grades, scan.knees)
         inputs.append(x)
         grades.append(y)

@@ -204,11 +204,13 @@ def ef_perturbations(ed_frame: np.ndarray, es_frame: np.ndarray, ed_roi: np.ndar
                      for a in moved(ed_roi) for b in moved(es_roi)])
 
 
-def ef_interval(ef: float, perturbed: np.ndarray, scale: float) -> tuple[float, float]:
-    """EF +- ``scale`` x the SD of the perturbed EFs (at least 0.5 point), clipped to 0-100 %. ``scale`` is the
-    split-conformal factor stored in the model bundle (``info["ef_interval"]``), fitted so the interval covers
-    the true EF at its level on validation phantoms."""
-    half = scale * max(float(np.std(perturbed)), MIN_EF_SPREAD)
+def ef_interval(ef: float, perturbed: np.ndarray, scale: float, min_spread: float = MIN_EF_SPREAD
+                ) -> tuple[float, float]:
+    """EF +- ``scale`` x the SD of the perturbed EFs (at least ``min_spread`` points), clipped to 0-100 %.
+    ``scale`` and ``min_spread`` are stored in the model bundle (``info["ef_interval"]``): the split-conformal
+    factor fitted so the interval covers the true EF at its level on validation phantoms, and the floor chosen
+    there (a large floor makes the width the same for every study)."""
+    half = scale * max(float(np.std(perturbed)), min_spread)
     return max(0.0, ef - half), min(100.0, ef + half)
 
 
@@ -322,8 +324,9 @@ class GatedEF:
         self.ef_spread = ef_perturbations(self.frames[ed], self.frames[es], self.masks[ed], self.masks[es],
                                           self.background, (recovery[ed], recovery[es]))
         calibration = (info or {}).get("ef_interval") or {}
-        low, high = (ef_interval(ef, self.ef_spread, float(calibration["scale"])) if calibration.get("scale")
-                     else (None, None))
+        low, high = (ef_interval(ef, self.ef_spread, float(calibration["scale"]),
+                                 float(calibration.get("min_spread", MIN_EF_SPREAD)))
+                     if calibration.get("scale") else (None, None))
         self._result = GatedEFResult(
             file=str(where), ef=round(ef, 2), ed_frame=ed, es_frame=es, ed_source=source,
             ed_counts=round(ed_counts, 1), es_counts=round(es_counts, 1), background_per_pixel=round(bg, 3),

@@ -10,11 +10,9 @@ import numpy as np
 
 from nmkit.errors import InputError
 from nmkit.io import Image
-from nmkit.metrics.ood import domain_check
 from nmkit.models import resolve_model_path
-from nmkit.workflows.rds.evaluate import load_rds_models, lung_rds_probability
-from nmkit.workflows.rds.gate import implausible
-from nmkit.workflows.rds.postprocess import PostProcess, segment_lungs
+from nmkit.workflows.rds.evaluate import analyse_radiograph, load_rds_models
+from nmkit.workflows.rds.postprocess import PostProcess
 from nmkit.workflows.rds.prepare import read_radiograph, window_to_uint8
 
 
@@ -63,13 +61,7 @@ class ChestRDS:
                                                                      else model)])
         if "segmenter" not in models:
             raise InputError("model", "the analysis needs a lung segmentation model")
-        segmenter, info = models["segmenter"]
-        check, (self.mask, done) = domain_check(
-            segmenter, info, lambda: segment_lungs(segmenter, self.grey.astype(np.float32) / 255.0, self.post))
-        if not self.mask.any():
-            raise InputError(self.path, "no lung was found in this image")
-        check.notes += implausible(self.mask)
-        probability = lung_rds_probability(models, self.grey, self.mask) if "lungs" in models else None
+        self.mask, probability, done, check = analyse_radiograph(models, self.grey, self.post, self.path)
         self._result = ChestRDSResult(probability, int(self.mask.sum()), bool(done["rotation_tta"]), **check.as_dict())
         return self
 

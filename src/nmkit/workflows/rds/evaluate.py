@@ -28,7 +28,7 @@ from nmkit.errors import InputError
 from nmkit.io import load_image
 from nmkit.metrics.calibration import expected_calibration_error, reliability_bins
 from nmkit.metrics.classification import binary_report
-from nmkit.metrics.ood import domain_check
+from nmkit.metrics.ood import DomainCheck, domain_check
 from nmkit.metrics.segmentation import dice, mean_iou
 from nmkit.models import load_bundle, resolve_model_path, shipped_model
 from nmkit.phantoms.chest import read_chest_csv
@@ -97,6 +97,27 @@ def lung_rds_probability(models: dict[str, tuple[nn.Module, dict[str, Any]]], gr
     data = (info.get("config") or {}).get("data") or {}
     size = data.get("size") or getattr(model, "work_size", None) or 128
     return rds_probability(model, lung_input(grey, mask, int(size), int(data.get("lung_margin", 0))))
+
+
+def analyse_radiograph(models: dict[str, tuple[nn.Module, dict[str, Any]]], grey: np.ndarray, post: PostProcess,
+                       source: str | Path) -> tuple[np.ndarray, float | None, dict, DomainCheck]:
+    """(lung mask, P(RDS) or None without a lung classifier, what :func:`segment_lungs` did, the domain check) of
+    a uint8 radiograph: the check holds the plausibility of the lungs and, where the bundles have OOD fits, the
+    segmenter's and the classifier's feature distances (the classifier's, behind P(RDS), is the one reported).
+    InputError naming ``source`` when no lung is found."""
+    segmenter, segmenter_info = models["segmenter"]
+    check, (mask, done) = domain_check(segmenter, segmenter_info,
+                                       lambda: segment_lungs(segmenter, grey.astype(np.float32) / 255.0, post))
+    if not mask.any():
+        raise InputError(source, "no lung was found in this image")
+    check.notes += implausible(mask)
+    probability = None
+    if "lungs" in models:
+        classifier, classifier_info = models["lungs"]
+        classified, probability = domain_check(classifier, classifier_info,
+                                               lambda: lung_rds_probability(models, grey, mask))
+        check.join(classified)
+    return mask, probability, done, check
 
 
 def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -261,14 +282,7 @@ def predict_image(path: str | Path, models: list[Path] | dict[str, tuple[nn.Modu
     models = models if isinstance(models, dict) else load_rds_models(models)
     if "segmenter" not in models:
         raise InputError("--model", "predict needs a lung segmentation model among --model")
-    grey = read_radiograph(path)
-    image = grey.astype(np.float32) / 255.0
-    segmenter, segmenter_info = models["segmenter"]
-    check, (mask, done) = domain_check(segmenter, segmenter_info, lambda: segment_lungs(segmenter, image, post))
-    if not mask.any():
-        raise InputError(path, "no lung was found in this image")
-    check.notes += implausible(mask)
-    probability = lung_rds_probability(models, grey, mask) if "lungs" in models else None
+    mask, probability, done, check = analyse_radiograph(models, read_radiograph(path), post, path)
     mask_png = out / f"{path.stem}.lungs.png"
     with atomic_path(mask_png) as tmp:
         PILImage.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
