@@ -36,6 +36,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/web.py --repeats 20 --concurrent 20
 	$(BIN)/python benchmarks/calibration.py --install
 	$(BIN)/python benchmarks/ood.py --install
+	$(BIN)/python benchmarks/rds_real.py
+	$(BIN)/python benchmarks/pneumoniamnist.py --members 2 --install
+	$(BIN)/python benchmarks/finetune.py --reps 3 --test 60 --epochs 20
+	$(BIN)/python benchmarks/gates.py
+	$(BIN)/python benchmarks/bomb.py
+	$(BIN)/python benchmarks/startup.py --runs 7
+	$(BIN)/python benchmarks/batch.py --n 200 --single 8
+	$(BIN)/python benchmarks/node.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
