@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gates.py
 	$(BIN)/python benchmarks/bomb.py
 	$(BIN)/python benchmarks/startup.py --runs 7
-	$(BIN)/python benchmarks/batch.py --n 200 --single 8
+	$(BIN)/python benchmarks/batch.py --n 500 --single 8
 	$(BIN)/python benchmarks/node.py
 
 clean:
