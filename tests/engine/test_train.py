@@ -57,3 +57,16 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "world_size=2" in (run.stdout + run.stderr) or "MEMBER: 2/2" in (run.stdout + run.stderr)
     assert (tmp_path / "ddp" / "model.pt").is_file()
+
+
+def test_lightning_cloud_logger_advert_is_not_shown(caplog):
+    import logging
+
+    import lightning as L
+
+    import nmkit.engine.train  # noqa: F401  (installs the filter)
+
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
+        L.Trainer(logger=False, enable_progress_bar=False, enable_checkpointing=False, accelerator="cpu")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("GPU available" in m for m in messages) and not any("Tip" in m for m in messages)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import logging
 import statistics
 import warnings
 from pathlib import Path
@@ -35,6 +36,14 @@ FINE_TUNING_KEYS = ("init", "freeze")
 # that message from that module, only while fitting. Remove when Lightning stops using LeafSpec.
 LEAFSPEC_WARNING = dict(action="ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                         category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
+
+
+def _no_advert(record: logging.LogRecord) -> bool:
+    """Lightning 2.6 logs a tip to install a cloud logger on every Trainer; nmkit runs offline: drop that line only."""
+    return not str(record.msg).startswith("💡 Tip")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advert)
 
 
 def _workflow(key: str):
