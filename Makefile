@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gbp.py --model $(SHIPPED)/gbp/default_model/gbp-default.pt
 	$(BIN)/python benchmarks/bonescan.py --model $(SHIPPED)/bonescan/default_model/bonescan-default.pt
 	$(BIN)/python benchmarks/rds.py --model $(SHIPPED)/rds/default_model/rds-seg-default.pt --model $(SHIPPED)/rds/default_model/rds-cls-default.pt
-	$(BIN)/python benchmarks/pet.py --pix2pix $(SHIPPED)/pet/default_model/pet-default.pt --cyclegan skip
+	$(BIN)/python benchmarks/pet.py --pix2pix $(SHIPPED)/pet/default_model/pet-default.pt
 	$(BIN)/python benchmarks/web.py --repeats 20 --concurrent 20
 	$(BIN)/python benchmarks/calibration.py --install
 	$(BIN)/python benchmarks/ood.py --install
