@@ -35,6 +35,11 @@ class Probe:
         """DICOM ImageType says WHOLE BODY."""
         return "WHOLE BODY" in [v.upper() for v in self.metadata.get("image_type") or []]
 
+    @property
+    def steps_by_slice(self) -> bool:
+        """DICOM frames stepped through by SliceVector alone: an NM reconstruction's slices."""
+        return [str(v) for v in self.metadata.get("frame_increment_pointer") or []] == ["SliceVector"]
+
 
 @dataclass
 class Number:

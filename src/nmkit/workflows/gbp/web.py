@@ -17,8 +17,8 @@ def claims(probe: Probe) -> bool:
         return False
     if probe.format == "dicom":  # not what the file says is a dynamic series, SPECT projections or slices (QC battery)
         image_type = " ".join(str(v).upper() for v in probe.metadata.get("image_type") or [])
-        slices = [str(v) for v in probe.metadata.get("frame_increment_pointer") or []] == ["SliceVector"]
-        return probe.modality == "NM" and "DYNAMIC" not in image_type and "TOMO" not in image_type and not slices
+        return probe.modality == "NM" and "DYNAMIC" not in image_type and "TOMO" not in image_type \
+            and not probe.steps_by_slice
     return probe.format in ("nifti", "npy") and probe.modality != "PT"
 
 

@@ -96,12 +96,12 @@ def predict(
 ) -> None:
     """Predict the delayed-phase SUVbw volume of an early one, keeping its shape and voxel size."""
     from nmkit.errors import InputError
-    from nmkit.workflows.pet.dicom_results import NIFTI, prediction_target
+    from nmkit.workflows.pet.dicom_results import NIFTI, prediction_target, series_kind
 
     items = batch_items(early, group_series=True)
     if items is None:  # one input: -o names its predicted volume
         output_file(output) if prediction_target(output) == NIFTI else output_folder(output)
-    elif output.name.lower().endswith((".nii", ".nii.gz")):
+    elif series_kind(output) == NIFTI:
         raise InputError(output, "names one file, but several inputs need a folder for their predictions")
     else:
         output_folder(output)
@@ -129,6 +129,8 @@ def delayed_output(out: Path, item) -> Path:
         if key.lower().endswith(suffix):
             return out / f"{key[:-len(suffix)]}.delayed.nii.gz"
     return out / f"{key}.delayed"
+
+
 @app.command()
 @reports_input_errors
 def evaluate(

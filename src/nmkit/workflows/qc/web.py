@@ -86,9 +86,8 @@ def claims_cor(probe: Probe) -> bool:
 def claims_tomo(probe: Probe) -> bool:
     """A reconstructed NM SPECT volume: ImageType RECON TOMO, or frames that the header steps through by
     SliceVector alone (the NM reconstruction's frame pointer); three slices or more."""
-    by_slice = [str(v) for v in probe.metadata.get("frame_increment_pointer") or []] == ["SliceVector"]
     return probe.format == "dicom" and probe.modality == "NM" and probe.n_frames >= 3 \
-        and (_image_type(probe) == "RECON TOMO" or by_slice)
+        and (_image_type(probe) == "RECON TOMO" or probe.steps_by_slice)
 
 
 def _run_battery(ctx: RunContext, test: str, analysis: type, headline: list[tuple[str, str, str]]) -> Outcome:

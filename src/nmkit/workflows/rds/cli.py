@@ -124,7 +124,8 @@ def predict(
 ) -> None:
     """Lung mask and RDS probability of one radiograph."""
     output_folder(out)
-    options = {"post": {"median": median, "tta": tta, "islands": islands, "holes": holes}, "force": force, "dicom_out": dicom_out}
+    options = {"post": {"median": median, "tta": tta, "islands": islands, "holes": holes}, "force": force,
+               "dicom_out": dicom_out}
     task = CommandTask(predict_radiograph, "nmkit.workflows.rds.evaluate:load_rds_models", model, out, options)
     analyse_inputs(task, images, batch_items(images), json_out=json_out, jobs=jobs, skip_done=skip_done)
 
