@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,18 @@ def machine() -> str:
 
 
 RESULTS = BENCHMARKS.parent / "benchmarks" / "results"
+
+
+def repeat_timing(run, repeats: int) -> dict[str, float]:
+    """Seconds of ``run()`` over ``repeats`` calls after one warm-up: the minimum (the call least slowed by other
+    jobs on a shared machine) and the median."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"min": min(times), "median": statistics.median(times)}
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

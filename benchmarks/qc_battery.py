@@ -19,16 +19,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, write_section  # noqa: E402
+from common import machine, repeat_timing, write_section  # noqa: E402
 
 from nmkit.io import Image, load_image  # noqa: E402
 from nmkit.workflows.qc.battery.fourbar import FourBarQC  # noqa: E402
@@ -75,17 +73,6 @@ print(json.dumps(out, default=float))
 """
 
 
-def best_of(run, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def upsampled(path: Path) -> Image:
     """A 512x512 image as 1024x1024 (each pixel split into four, pixel size halved), for the timing target."""
     image = load_image(path)
@@ -113,13 +100,14 @@ def run_nmkit(repeats: int) -> dict:
     for name, make in cases.items():
         qc = make()
         out[name] = {"result": qc.analyze().results_data().as_dict(),
-                     "seconds": best_of(lambda: make().analyze(), repeats),
+                     "seconds": repeat_timing(lambda: make().analyze(), repeats)["median"],
                      "shape": list(qc.image.shape)}
     big = {"fourbar": upsampled(DATA / "FourBar.dcm"), "quadrant": upsampled(DATA / "QuadrantBar.dcm")}
     out["timing_1024"] = {
-        "fourbar (FourBar.dcm upsampled)": best_of(lambda: FourBarQC(big["fourbar"]).analyze(), repeats),
-        "quadrant (QuadrantBar.dcm upsampled)": best_of(lambda: QuadrantQC(big["quadrant"], BAR_WIDTHS).analyze(),
-                                                         repeats),
+        "fourbar (FourBar.dcm upsampled)": repeat_timing(
+            lambda: FourBarQC(big["fourbar"]).analyze(), repeats)["median"],
+        "quadrant (QuadrantBar.dcm upsampled)": repeat_timing(
+            lambda: QuadrantQC(big["quadrant"], BAR_WIDTHS).analyze(), repeats)["median"],
         "linearity (Lin_X)": out["linearity Lin_X"]["seconds"],
         "linearity (Lin_Y)": out["linearity Lin_Y"]["seconds"],
     }

@@ -19,11 +19,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -31,7 +29,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import machine, write_section  # noqa: E402
+from common import machine, repeat_timing, write_section  # noqa: E402
 
 from nmkit.io import load_image  # noqa: E402
 from nmkit.phantoms.camera import (  # noqa: E402
@@ -114,18 +112,6 @@ def known_truth(folder: Path, seeds: int = 20) -> dict:
             "cor_offset_error_mm": mean, "cor_offset_error_ci95_mm": half, "cor_seeds": seeds}
 
 
-def timed(make, repeats: int) -> dict:
-    """Seconds of ``make()`` (load and analyse) over ``repeats`` runs after one warm-up: the minimum (the run least
-    slowed by other jobs on a shared machine, the figure reported) and the median."""
-    make()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        make()
-        times.append(time.perf_counter() - start)
-    return {"min": min(times), "median": statistics.median(times)}
-
-
 def speed(folder: Path, repeats: int) -> dict:
     """Seconds per analysis, with the file read and on an image already read (``Acquisition`` of a loaded Image)."""
     frames, _ = decaying_source_series(n_frames=30, shape=(1024, 1024))
@@ -137,15 +123,15 @@ def speed(folder: Path, repeats: int) -> dict:
     loaded = {name: load_image(path) for name, path in (("cr", dynamic), ("s", source), ("b", background),
                                                          ("cor", projections))}
     return {
-        "countrate_30x1024x1024_s": timed(lambda: CountRateQC(dynamic).analyze(), repeats),
-        "countrate_30x1024x1024_analysis_s": timed(lambda: CountRateQC(Acquisition(loaded["cr"])).analyze(), repeats),
-        "sensitivity_1024x1024_s": timed(lambda: SensitivityQC(source, activity_mbq=10.0, nuclide="Tc-99m",
+        "countrate_30x1024x1024_s": repeat_timing(lambda: CountRateQC(dynamic).analyze(), repeats),
+        "countrate_30x1024x1024_analysis_s": repeat_timing(lambda: CountRateQC(Acquisition(loaded["cr"])).analyze(), repeats),
+        "sensitivity_1024x1024_s": repeat_timing(lambda: SensitivityQC(source, activity_mbq=10.0, nuclide="Tc-99m",
                                                                background=background).analyze(), repeats),
-        "sensitivity_1024x1024_analysis_s": timed(lambda: SensitivityQC(
+        "sensitivity_1024x1024_analysis_s": repeat_timing(lambda: SensitivityQC(
             Acquisition(loaded["s"]), activity_mbq=10.0, nuclide="Tc-99m",
             background=Acquisition(loaded["b"])).analyze(), repeats),
-        "cor_64x1024x1024_s": timed(lambda: CenterOfRotationQC(projections).analyze(), repeats),
-        "cor_64x1024x1024_analysis_s": timed(lambda: CenterOfRotationQC(Acquisition(loaded["cor"])).analyze(),
+        "cor_64x1024x1024_s": repeat_timing(lambda: CenterOfRotationQC(projections).analyze(), repeats),
+        "cor_64x1024x1024_analysis_s": repeat_timing(lambda: CenterOfRotationQC(Acquisition(loaded["cor"])).analyze(),
                                              repeats),
     }
 
