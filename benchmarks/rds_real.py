@@ -57,7 +57,7 @@ PHANTOM_TEST_SEED, PHANTOM_TEST_N = 888_888, 200
 REAL_DICE_TARGET, PHANTOM_MIOU_TARGET = 0.90, 0.95
 """Issue 16's targets: lung Dice on each real radiograph with a manual mask; mIoU on the phantom test set."""
 VALIDATION_N = 100
-VALIDATION_SETS = {"realistic": 4243, "varied": 4244, "simple": 4242}
+VALIDATION_SETS = {"realistic": 4243, "varied": 4244, "dense": 4245, "simple": 4242}
 """Validation phantoms (256 px, :data:`VALIDATION_N` each) per style and their seeds (benchmarks/sets.py)."""
 OUT = ROOT / "benchmarks" / "results"
 RECIPES = {
@@ -72,7 +72,11 @@ RECIPES = {
     "rds-seg-varied-simple.yaml": "the segmenter of `configs/rds-seg-varied.yaml` (the rds-seg-real segmenter "
                                   "fine-tuned on simple, realistic and varied-style phantoms) trained 8 epochs more "
                                   "on twice the simple phantoms and more varied ones, with strong intensity and "
-                                  "geometric augmentation"}
+                                  "geometric augmentation",
+    "rds-seg-dense.yaml": "the segmenter of `configs/rds-seg-varied-simple.yaml` fine-tuned 8 epochs on dense-style "
+                          "phantoms (the varied bodies with local opacities inside the lungs and thick hilar vessel "
+                          "trunks, through a milder display curve) beside simple, realistic and varied ones, with "
+                          "strong intensity and geometric augmentation"}
 """What each segmenter config is, by the config file name its bundle records."""
 
 
@@ -103,8 +107,8 @@ def unlabelled_radiographs() -> dict[str, Path]:
 
 
 def validation(model) -> dict[str, float]:
-    """Mean lung Dice on held-out phantoms of each style of :data:`VALIDATION_SETS` (256 px; realistic and varied:
-    adult and neonatal) and mean IoU (lung and background) on the simple ones: the validation figures."""
+    """Mean lung Dice on held-out phantoms of each style of :data:`VALIDATION_SETS` (256 px; realistic, varied and
+    dense: adult and neonatal) and mean IoU (lung and background) on the simple ones: the validation figures."""
     result = {}
     for style, seed in VALIDATION_SETS.items():
         spec = ChestSpec(shape=(256, 256), style=style)
@@ -142,15 +146,23 @@ def measure(name: str, bundle: Path, phantom_test: Path, figures: Path) -> dict:
         truth = read_radiograph(image.with_name(f"{image.stem}-mask.png")) > 127
         mask, _ = segment_lungs(model, grey.astype(np.float32) / 255.0)
         result["montgomery"][image.name] = float(dice(mask, truth)[0])
-    result["unlabelled"] = {}
+    result["unlabelled"] = draw_unlabelled(model, figures, name)
+    return result
+
+
+def draw_unlabelled(model, folder: Path, name: str) -> dict:
+    """The lungs ``model`` draws on each unlabelled real radiograph, as overlays ``folder/<radiograph>.<name>.png``
+    and the lung share of each image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shown = {}
     for stem, path in unlabelled_radiographs().items():
         grey = read_radiograph(path)
         mask, done = segment_lungs(model, grey.astype(np.float32) / 255.0)
-        figure = contour_figure(grey, {f"lungs ({name})": mask}, figures / f"{stem}.{name}.png",
+        figure = contour_figure(grey, {f"lungs ({name})": mask}, folder / f"{stem}.{name}.png",
                                 f"{stem} ({grey.shape[0]} x {grey.shape[1]}): {name}", image_label="grey (8-bit)")
-        result["unlabelled"][stem] = {"lung_fraction": float(mask.mean()), "rotation_tta": done["rotation_tta"],
-                                      "figure": str(figure.relative_to(ROOT))}
-    return result
+        shown[stem] = {"lung_fraction": float(mask.mean()), "rotation_tta": done["rotation_tta"],
+                       "figure": str(figure.relative_to(ROOT)) if figure.is_relative_to(ROOT) else str(figure)}
+    return shown
 
 
 def render(rows: dict, command: str) -> str:
@@ -165,14 +177,15 @@ def render(rows: dict, command: str) -> str:
              "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter, rotation "
              "TTA, island dropping and hole filling on, as `nmkit rds predict`.", "",
              "| segmenter | " + " | ".join(f"Dice {n}" for n in names) + " | mean Dice (95 % CI) | phantom test mIoU |"
-             " phantom test Dice | validation Dice: realistic / varied phantoms | validation mIoU: simple phantoms |",
+             " phantom test Dice | validation Dice: realistic / varied / dense phantoms | validation mIoU: simple phantoms |",
              "|---|" + "---|" * (len(names) + 5)]
     for label, r in (("before", before), ("previous", previous), ("after", after)):
         mean, half = mean_ci(list(r["montgomery"].values()))
         lines.append(f"| {label} | " + " | ".join(f"{r['montgomery'][n]:.3f}" for n in names)
                      + f" | {mean:.3f} (+/- {half:.3f}) | {r['phantom_test']['miou']:.3f} | "
                        f"{r['phantom_test']['dice']:.3f} | {r['validation']['realistic_dice']:.3f} / "
-                       f"{r['validation']['varied_dice']:.3f} | {r['validation']['simple_miou']:.3f} |")
+                       f"{r['validation']['varied_dice']:.3f} / {r['validation']['dense_dice']:.3f} | "
+                       f"{r['validation']['simple_miou']:.3f} |")
     lines.append("")
     for label, r in (("before", before), ("previous", previous)):
         diffs = [after["montgomery"][n] - r["montgomery"][n] for n in names]
@@ -229,12 +242,18 @@ def main() -> None:
     parser.add_argument("--after", type=Path, help="segmenter bundle to measure (default: the shipped one)")
     parser.add_argument("--install", action="store_true", help="ship --after as the default segmenter")
     parser.add_argument("--validate", type=Path, nargs="+", metavar="BUNDLE",
-                        help="only print the validation figures of these segmenters (no real radiograph is read)")
+                        help="only print the validation figures of these segmenters (no Montgomery radiograph is read)")
+    parser.add_argument("--overlays", type=Path, metavar="DIR",
+                        help="with --validate: also draw each segmenter's lungs on the unlabelled real radiographs "
+                             "(Kermany, RG1_UNCI) in DIR/<run folder name>.<radiograph>.png, to look at")
     args = parser.parse_args()
     if args.validate:
         for bundle in args.validate:
-            figures = validation(load_bundle(bundle)[0].eval())
+            model = load_bundle(bundle)[0].eval()
+            figures = validation(model)
             print(bundle, " ".join(f"{k} {v:.4f}" for k, v in figures.items()), flush=True)
+            if args.overlays:
+                draw_unlabelled(model, args.overlays, bundle.resolve().parent.name)
         return
     after = args.after or default_model_paths()[0]
     figures = OUT / "rds_real"

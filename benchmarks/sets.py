@@ -41,7 +41,7 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
                  "training and its validation fraction") for i in range(sections)]
 
 
-_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml")
+_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml", "configs/rds-seg-dense.yaml")
 """The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
 
 
@@ -101,12 +101,15 @@ LEDGER: tuple[Draw, ...] = (
          "realistic-style phantoms: the real-radiograph segmenter chosen on them"),
     Draw("rds", "validation", "chest", 4244, "all", ("benchmarks/rds_real.py",),
          "varied-style phantoms: the real-radiograph segmenter chosen on them"),
+    Draw("rds", "validation", "chest", 4245, "all", ("benchmarks/rds_real.py",),
+         "dense-style phantoms: the real-radiograph segmenter chosen on them"),
     Draw("rds", "test", "chest", 888_888, "all", ("benchmarks/rds.py", "benchmarks/calibration.py", "benchmarks/ood.py"),
          "lungs, RDS and the shortcut; the lung classifier's calibration and OOD check"),
     Draw("rds", "test", "chest", 313_131, "all", ("benchmarks/rds.py:rotated",), "rotated test set: where rotation TTA acts"),
     Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml", *_RDS_VARIED),
          "their realistic-style phantoms"),
     Draw("rds", "train", "chest", 2, "all", _RDS_VARIED, "their varied-style phantoms"),
+    Draw("rds", "train", "chest", 3, "all", ("configs/rds-seg-dense.yaml",), "its dense-style phantoms"),
     Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
     # rds on real patients: PneumoniaMNIST (../shared/data/cxr/pneumoniamnist; benchmarks/pneumoniamnist.py:splits)
     Draw("rds", "train", "pneumoniamnist", 15, "split:rds-pneumoniamnist:train",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 
@@ -85,7 +86,11 @@ def test_rds_real_validate_scores_the_validation_phantoms_only(monkeypatch, tmp_
     monkeypatch.setattr(rds_real, "VALIDATION_N", 1)
     monkeypatch.setattr(rds_real, "DATA", tmp_path / "no-real-radiographs")  # --validate reads none
     seg = all_lung_segmenter(tmp_path)
-    run(monkeypatch, "rds_real", "--validate", str(seg))
+    grey = tmp_path / "grey.png"  # an unlabelled radiograph stand-in, to look at
+    PIL.Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))).save(grey)
+    monkeypatch.setattr(rds_real, "unlabelled_radiographs", lambda: {"grey": grey})
+    run(monkeypatch, "rds_real", "--validate", str(seg), "--overlays", str(tmp_path / "looks"))
+    assert sorted(p.name for p in (tmp_path / "looks").iterdir()) == [f"grey.{tmp_path.name}.png"]
     shown = dict(zip(*[iter(capsys.readouterr().out.split()[1:])] * 2))
     for style, seed in rds_real.VALIDATION_SETS.items():  # every pixel called lung: Dice 2|T| / (|T| + |image|)
         shares = [generate_chest_xray(ChestSpec(shape=(256, 256), style=style), seed, i).lung_mask.mean()

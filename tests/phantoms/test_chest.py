@@ -19,6 +19,8 @@ SIMPLE_DIGEST = "57425c0a2ebe"
 """sha256 (first 12 hex) of image 0, seed 7, 96 px, simple style, as made before the realistic style existed."""
 REALISTIC_DIGEST = "00710df8eeb7"
 """sha256 (first 12 hex) of image 0, seed 7, 64 px, realistic style, as made before the varied style existed."""
+VARIED_DIGEST = "e9894adbdbe5"
+"""sha256 (first 12 hex) of image 0, seed 7, 64 px, varied style, as made before the dense style existed."""
 
 
 def _digest(folder) -> dict[str, str]:
@@ -121,7 +123,7 @@ def test_realistic_style_is_seeded_varied_and_keeps_the_simple_style_bytes():
     assert len({x.pixels.tobytes() for x in a}) == 6
     simple = generate_chest_xray(ChestSpec(shape=(96, 96)), 7, 0)  # the simple style's bytes as before the option
     assert hashlib.sha256(simple.pixels.tobytes()).hexdigest()[:12] == SIMPLE_DIGEST
-    with pytest.raises(ValueError, match="style must be one of simple, realistic, varied"):
+    with pytest.raises(ValueError, match="style must be one of simple, realistic, varied, dense"):
         ChestSpec(style="cartoon")
 
 
@@ -135,3 +137,16 @@ def test_varied_style_is_seeded_differs_from_realistic_and_keeps_its_bytes():
         assert (x.rds, x.grade) == (r.rds, r.grade) and not np.array_equal(x.pixels, r.pixels)
     realistic = generate_chest_xray(ChestSpec(shape=(64, 64), style="realistic"), 7, 0)
     assert hashlib.sha256(realistic.pixels.tobytes()).hexdigest()[:12] == REALISTIC_DIGEST
+
+
+def test_dense_style_is_the_varied_image_with_denser_lungs_and_keeps_the_varied_bytes():
+    spec = ChestSpec(shape=(64, 64), style="dense", rotated_rate=0.0)
+    a, b = generate_chest_xrays(spec, 4, seed=2), generate_chest_xrays(spec, 4, seed=2)
+    varied = generate_chest_xrays(dataclasses.replace(spec, style="varied"), 4, seed=2)
+    for x, y, v in zip(a, b, varied):
+        assert np.array_equal(x.pixels, y.pixels) and np.array_equal(x.lung_mask, y.lung_mask)
+        assert x.pixels.dtype == np.uint16 and x.pixels.max() <= 4095
+        assert np.array_equal(x.lung_mask, v.lung_mask) and (x.rds, x.grade) == (v.rds, v.grade)
+        assert not np.array_equal(x.pixels, v.pixels)
+    varied = generate_chest_xray(ChestSpec(shape=(64, 64), style="varied"), 7, 0)
+    assert hashlib.sha256(varied.pixels.tobytes()).hexdigest()[:12] == VARIED_DIGEST

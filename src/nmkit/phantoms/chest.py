@@ -29,7 +29,9 @@ noise, collimation borders and burned-in text markers (R, L, AP, a line of text)
 The ``varied`` style spreads that further where real lungs are harder to see than the realistic phantom's: the
 body smaller in the frame (air beside it, adults' arms at their sides), lungs of less air contrast with softer
 edges, denser soft tissue over the bases and apices, patchier lungs with denser vessels, a heart and diaphragm of
-varied density, denser breasts.
+varied density, denser breasts. The ``dense`` style is the varied one (the same image for the same seed and index)
+with what still cuts real lungs short: local opacities inside the lungs (consolidation, overlapping soft tissue,
+clustered vessels; up to nearly soft-tissue density, still lung in the mask) and thick hilar vessel trunks.
 
 Pixels are 12-bit display values (0..4095, larger = denser, as MONOCHROME2). Determinism: image ``i``
 draws everything from ``SeedSequence(seed, spawn_key=(i,))``, so the same seed gives the same bytes and
@@ -64,9 +66,10 @@ CSV_COLUMNS = ("filepath", "rds", "exist_json", "roi_area", "height", "width", "
                "rotated", "mask", "json")
 """The study's columns (filepath, rds, exist_json, roi_area, height, width), then the phantom's truth."""
 FORMATS = ("png", "dicom")
-STYLES = ("simple", "realistic", "varied")
+STYLES = ("simple", "realistic", "varied", "dense")
 """``simple``: the neonatal phantom above; ``realistic``: adult and neonatal bodies closer to real radiographs;
-``varied``: the realistic bodies with a wider spread of what makes real lungs harder to see (module docstring)."""
+``varied``: the realistic bodies with a wider spread of what makes real lungs harder to see; ``dense``: the varied
+ones with local opacities and hilar trunks inside the lungs (module docstring)."""
 LUNG_LABEL = "lung"
 
 
@@ -215,6 +218,32 @@ def _texture(shape: tuple[int, int], sigma_px: float, rng: np.random.Generator) 
     return (field - low) / max(high - low, 1e-12)
 
 
+def _lung_opacities(canvas: _Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Local opacities of the dense style (0..1, scaled to a density by the caller): 1-5 soft-edged patches per
+    lung, mostly in the middle and lower zones, textured."""
+    out = np.zeros(canvas.shape)
+    for side in (-1.0, 1.0):
+        for _ in range(int(rng.integers(1, 6))):
+            centre = (side * rng.uniform(0.2, 0.85), rng.uniform(-0.55, 0.65))
+            patch = canvas.ellipse(centre, rng.uniform(0.06, 0.3), rng.uniform(0.05, 0.25), rng.uniform(-1.0, 1.0))
+            edge = rng.uniform(1.0, 5.0) * canvas.line_px
+            np.maximum(out, rng.uniform(0.3, 0.95) * ndimage.gaussian_filter(patch.astype(np.float64), edge), out=out)
+    return np.clip(out * (0.6 + 0.8 * _texture(canvas.shape, 2 * canvas.line_px, rng)), 0.0, 1.0)
+
+
+def _hilar_trunks(canvas: _Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Coverage of thick vessel trunks from each hilum, outwards and down (the dense style)."""
+    trunks = []
+    for side in (-1.0, 1.0):
+        for _ in range(int(rng.integers(4, 10))):
+            start = (side * rng.uniform(0.12, 0.25), rng.uniform(-0.25, 0.15))
+            angle, length = rng.uniform(-0.5 * np.pi, 0.6 * np.pi), rng.uniform(0.1, 0.35)
+            end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
+            mid = ((start[0] + end[0]) / 2 + rng.uniform(-0.04, 0.04), (start[1] + end[1]) / 2 + rng.uniform(-0.04, 0.04))
+            trunks.append(bezier([start, mid, end], 8))
+    return canvas.strokes(trunks, rng.uniform(1.5, 3.5) * canvas.line_px)
+
+
 def _devices_present(spec: ChestSpec, rds: int, rng: np.random.Generator) -> tuple[str, ...]:
     """No device, or (with the rate) each device with probability :data:`DEVICE_SHARE`, at least one."""
     rate = spec.confounded_rates[rds] if spec.confounded else spec.device_rate
@@ -253,7 +282,7 @@ def _draw_devices(canvas: _Canvas, devices: tuple[str, ...], rng: np.random.Gene
 
 def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray:
     """Image ``index`` of the set drawn with ``seed`` (see the module docstring)."""
-    if spec.style in ("realistic", "varied"):
+    if spec.style in ("realistic", "varied", "dense"):
         return _realistic_xray(spec, seed, index)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     u = rng.uniform
@@ -378,8 +407,10 @@ def _markers(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.asarray(picture, dtype=np.float64) / 255.0
 
 
-def _display(density: np.ndarray, rng: np.random.Generator, spec: ChestSpec) -> np.ndarray:
-    """Detector and processing: blur, scatter, a random window and S-shaped LUT, noise; 12-bit display values."""
+def _display(density: np.ndarray, rng: np.random.Generator, spec: ChestSpec,
+             curve: tuple[float, float] | None = None) -> np.ndarray:
+    """Detector and processing: blur, scatter, a random window and S-shaped LUT, noise; 12-bit display values.
+    ``curve``: (gamma, S-steepness) instead of the drawn ones (the dense style's milder curve)."""
     u = rng.uniform
     rows, cols = density.shape
     density = ndimage.gaussian_filter(density, u(0.4, 1.6) * min(density.shape) / 256)
@@ -387,20 +418,24 @@ def _display(density: np.ndarray, rng: np.random.Generator, spec: ChestSpec) -> 
     vv, uu = np.mgrid[0:rows, 0:cols] / max(rows, cols)
     density = density * (1 + u(-0.15, 0.15) * (vv - 0.5) + u(-0.1, 0.1) * (uu - 0.5))  # heel effect
     low, high = np.percentile(density, (u(0.0, 5.0), u(97.0, 100.0)))
-    t = np.clip((density - low) / max(high - low, 1e-9), 0.0, 1.0) ** u(0.5, 1.8)
-    k = u(0.5, 5.0)
+    gamma, k = u(0.5, 1.8), u(0.5, 5.0)
+    if curve is not None:
+        gamma, k = curve
+    t = np.clip((density - low) / max(high - low, 1e-9), 0.0, 1.0) ** gamma
     t = 0.5 + 0.5 * np.tanh(k * (t - 0.5)) / np.tanh(0.5 * k)
     t = t + rng.standard_normal(density.shape) * u(*spec.noise_range) * 1.5
     return np.clip(t, 0.0, 1.0)
 
 
 def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
-    """One image of the realistic or varied style (see the module docstring). The varied style draws its extra
+    """One image of the realistic, varied or dense style (see the module docstring). The varied style draws its extra
     spread from a stream of its own, so the realistic style keeps its bytes."""
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     u = rng.uniform
-    varied = spec.style == "varied"
+    varied = spec.style in ("varied", "dense")
     extra = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index), 1)))
+    dense = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index), 2))) \
+        if spec.style == "dense" else None
 
     def wider(value: float, low: float, high: float) -> float:
         """``value`` (the realistic style's), or for the varied style a draw from low..high."""
@@ -453,6 +488,9 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
             mid = ((start[0] + end[0]) / 2 + u(-0.06, 0.06), (start[1] + end[1]) / 2 + u(-0.06, 0.06))
             vessels.append(bezier([start, mid, end], 8))
     c.density += u(0.08, 0.2) * wider(1.0, 1.0, 2.5) * c.strokes(vessels, u(0.6, 1.2) * c.line_px) * lung_mask
+    if dense is not None:
+        c.density += dense.uniform(0.3, 0.9) * _lung_opacities(c, dense) * lung_mask
+        c.density += dense.uniform(0.15, 0.4) * _hilar_trunks(c, dense) * lung_mask
     # Mediastinum, trachea, heart, diaphragm and abdomen, stomach gas.
     c.density += 0.6 * ndimage.gaussian_filter(((np.abs(c.u) < u(0.14, 0.22)) & (c.v > -1.1)).astype(float), 2)
     c.density += 0.35 * c.ellipse((0.0, -0.5), u(0.14, 0.3) if not adult else 0.1, 0.25)
@@ -496,7 +534,7 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
     angle = u(-10, 10)
     density = ndimage.rotate(density, angle, reshape=False, order=1, mode="nearest")
     lung_mask = ndimage.rotate(lung_mask.astype(np.uint8), angle, reshape=False, order=0) > 0
-    signal = _display(density, rng, spec)
+    signal = _display(density, rng, spec, None if dense is None else (dense.uniform(0.5, 1.2), dense.uniform(0.5, 2.5)))
     if rng.random() < 0.4:
         edges = (u(0, 0.08, 4) * np.array([rows, rows, cols, cols])).astype(int)
         level = float(rng.choice([0.0, 1.0])) if rng.random() < 0.7 else u(0.0, 1.0)
