@@ -177,7 +177,8 @@ def render(rows: dict, command: str) -> str:
              "evaluation only, read by this script alone, nothing trained or chosen on them. Median filter, rotation "
              "TTA, island dropping and hole filling on, as `nmkit rds predict`.", "",
              "| segmenter | " + " | ".join(f"Dice {n}" for n in names) + " | mean Dice (95 % CI) | phantom test mIoU |"
-             " phantom test Dice | validation Dice: realistic / varied / dense phantoms | validation mIoU: simple phantoms |",
+             " phantom test Dice | validation Dice: realistic / varied / dense phantoms |"
+             " validation mIoU: simple phantoms |",
              "|---|" + "---|" * (len(names) + 5)]
     for label, r in (("before", before), ("previous", previous), ("after", after)):
         mean, half = mean_ci(list(r["montgomery"].values()))

@@ -21,6 +21,8 @@ REALISTIC_DIGEST = "00710df8eeb7"
 """sha256 (first 12 hex) of image 0, seed 7, 64 px, realistic style, as made before the varied style existed."""
 VARIED_DIGEST = "e9894adbdbe5"
 """sha256 (first 12 hex) of image 0, seed 7, 64 px, varied style, as made before the dense style existed."""
+DENSE_DIGEST = "f049abe1a816"
+"""sha256 (first 12 hex) of image 0, seed 7, 64 px, dense style, as configs/rds-seg-dense.yaml was trained on."""
 
 
 def _digest(folder) -> dict[str, str]:
@@ -150,3 +152,5 @@ def test_dense_style_is_the_varied_image_with_denser_lungs_and_keeps_the_varied_
         assert not np.array_equal(x.pixels, v.pixels)
     varied = generate_chest_xray(ChestSpec(shape=(64, 64), style="varied"), 7, 0)
     assert hashlib.sha256(varied.pixels.tobytes()).hexdigest()[:12] == VARIED_DIGEST
+    dense = generate_chest_xray(ChestSpec(shape=(64, 64), style="dense"), 7, 0)
+    assert hashlib.sha256(dense.pixels.tobytes()).hexdigest()[:12] == DENSE_DIGEST

@@ -239,7 +239,8 @@ def _hilar_trunks(canvas: _Canvas, rng: np.random.Generator) -> np.ndarray:
             start = (side * rng.uniform(0.12, 0.25), rng.uniform(-0.25, 0.15))
             angle, length = rng.uniform(-0.5 * np.pi, 0.6 * np.pi), rng.uniform(0.1, 0.35)
             end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
-            mid = ((start[0] + end[0]) / 2 + rng.uniform(-0.04, 0.04), (start[1] + end[1]) / 2 + rng.uniform(-0.04, 0.04))
+            bend = rng.uniform(-0.04, 0.04, 2)
+            mid = ((start[0] + end[0]) / 2 + bend[0], (start[1] + end[1]) / 2 + bend[1])
             trunks.append(bezier([start, mid, end], 8))
     return canvas.strokes(trunks, rng.uniform(1.5, 3.5) * canvas.line_px)
 
