@@ -49,8 +49,9 @@ from nmkit.workflows.rds.prepare import read_radiograph  # noqa: E402
 
 BEFORE_COMMIT = "c6e0888"
 """The last commit whose shipped segmenter was the phantom-only one (configs/rds-seg-fast.yaml)."""
-PREVIOUS_COMMIT = "af6f070"
-"""The last commit whose shipped segmenter was that of configs/rds-seg-real.yaml (the first real-radiograph try)."""
+PREVIOUS_COMMIT = "4d56c61"
+"""The last commit whose shipped segmenter was that of configs/rds-seg-varied-simple.yaml (the varied-style try; the
+first, configs/rds-seg-real.yaml, was shipped at af6f070)."""
 SEGMENTER = "src/nmkit/workflows/rds/default_model/rds-seg-default.pt"
 DATA = ROOT.parent / "shared" / "data" / "cxr"
 PHANTOM_TEST_SEED, PHANTOM_TEST_N = 888_888, 200
@@ -76,7 +77,16 @@ RECIPES = {
     "rds-seg-dense.yaml": "the segmenter of `configs/rds-seg-varied-simple.yaml` fine-tuned 8 epochs on dense-style "
                           "phantoms (the varied bodies with local opacities inside the lungs and thick hilar vessel "
                           "trunks, through a milder display curve) beside simple, realistic and varied ones, with "
-                          "strong intensity and geometric augmentation"}
+                          "strong intensity and geometric augmentation",
+    "rds-seg-dense2.yaml": "the segmenter of `configs/rds-seg-dense.yaml` (the shipped varied-style segmenter "
+                           "fine-tuned on dense-style phantoms: the varied bodies with local opacities inside the lungs "
+                           "and thick hilar vessel trunks) trained 8 epochs more on twice its dense phantoms beside the "
+                           "same simple, realistic and varied ones, with strong intensity and geometric augmentation",
+    "rds-seg-dense3.yaml": "the segmenter of `configs/rds-seg-dense.yaml` (the shipped varied-style segmenter "
+                           "fine-tuned on dense-style phantoms: the varied bodies with local opacities inside the lungs "
+                           "and thick hilar vessel trunks) trained twice 8 epochs more (`rds-seg-dense2.yaml`, "
+                           "`rds-seg-dense3.yaml`) on two and three times its dense phantoms beside the same simple, "
+                           "realistic and varied ones, with strong intensity and geometric augmentation"}
 """What each segmenter config is, by the config file name its bundle records."""
 
 

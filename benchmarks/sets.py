@@ -41,7 +41,9 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
                  "training and its validation fraction") for i in range(sections)]
 
 
-_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml", "configs/rds-seg-dense.yaml")
+_RDS_DENSE = ("configs/rds-seg-dense.yaml", "configs/rds-seg-dense2.yaml", "configs/rds-seg-dense3.yaml")
+"""The rds segmenters trained on the dense-style phantoms too (each started from the one before it)."""
+_RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml", *_RDS_DENSE)
 """The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
 
 
@@ -109,7 +111,7 @@ LEDGER: tuple[Draw, ...] = (
     Draw("rds", "train", "chest", 1, "all", ("configs/rds-seg-real.yaml", *_RDS_VARIED),
          "their realistic-style phantoms"),
     Draw("rds", "train", "chest", 2, "all", _RDS_VARIED, "their varied-style phantoms"),
-    Draw("rds", "train", "chest", 3, "all", ("configs/rds-seg-dense.yaml",), "its dense-style phantoms"),
+    Draw("rds", "train", "chest", 3, "all", _RDS_DENSE, "their dense-style phantoms"),
     Draw("rds", "timing", "chest", 101, "all", ("benchmarks/rds.py",), "phantom rate"),
     # rds on real patients: PneumoniaMNIST (../shared/data/cxr/pneumoniamnist; benchmarks/pneumoniamnist.py:splits)
     Draw("rds", "train", "pneumoniamnist", 15, "split:rds-pneumoniamnist:train",
