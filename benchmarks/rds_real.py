@@ -86,7 +86,12 @@ RECIPES = {
                            "fine-tuned on dense-style phantoms: the varied bodies with local opacities inside the lungs "
                            "and thick hilar vessel trunks) trained twice 8 epochs more (`rds-seg-dense2.yaml`, "
                            "`rds-seg-dense3.yaml`) on two and three times its dense phantoms beside the same simple, "
-                           "realistic and varied ones, with strong intensity and geometric augmentation"}
+                           "realistic and varied ones, with strong intensity and geometric augmentation",
+    "rds-seg-dense4.yaml": "the segmenter of `configs/rds-seg-dense.yaml` (the shipped varied-style segmenter "
+                           "fine-tuned on dense-style phantoms: the varied bodies with local opacities inside the lungs "
+                           "and thick hilar vessel trunks) trained three times 8 epochs more (`rds-seg-dense2.yaml` to "
+                           "`rds-seg-dense4.yaml`) on two, three and four times its dense phantoms beside the same "
+                           "simple, realistic and varied ones, with strong intensity and geometric augmentation"}
 """What each segmenter config is, by the config file name its bundle records."""
 
 

@@ -41,7 +41,7 @@ def _qc_sections(config: str, seed: int, sections: int, role: str = "train") -> 
                  "training and its validation fraction") for i in range(sections)]
 
 
-_RDS_DENSE = ("configs/rds-seg-dense.yaml", "configs/rds-seg-dense2.yaml", "configs/rds-seg-dense3.yaml")
+_RDS_DENSE = tuple(f"configs/rds-seg-dense{k}.yaml" for k in ("", "2", "3", "4"))
 """The rds segmenters trained on the dense-style phantoms too (each started from the one before it)."""
 _RDS_VARIED = ("configs/rds-seg-varied.yaml", "configs/rds-seg-varied-simple.yaml", *_RDS_DENSE)
 """The rds segmenters trained on the varied-style phantoms too (each started from the one before it)."""
