@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from nmkit.report import figures
 from nmkit.report.figures import bland_altman_figure, contour_figure, curve_figure, image_row_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -38,3 +41,15 @@ def test_figures_are_pngs_with_nothing_left_behind(tmp_path):
 def test_same_input_same_bytes(tmp_path):
     first, second = _draw_all(tmp_path / "a"), _draw_all(tmp_path / "b")
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_a_long_contour_title_wraps_clear_of_the_colour_bar(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig) or Path(path))
+    title = "NORMAL2-IM-1427-0001.jpeg (Kermany 2018, CC BY 4.0): paediatric, JPEG"  # the demo's widest
+    contour_figure(np.zeros((1416, 1776)), {}, tmp_path / "wide.png", title, image_label="grey")
+    fig = drawn[0]
+    fig.canvas.draw()
+    image_axes, bar = fig.axes
+    assert image_axes.title.get_window_extent().x1 < bar.get_window_extent().x0
+    assert "\n" in image_axes.title.get_text()

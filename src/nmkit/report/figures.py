@@ -145,7 +145,7 @@ def contour_figure(image: np.ndarray, masks: dict[str, np.ndarray], path: str | 
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=8)
     ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 56), fontsize=9)  # a long title would run over the colour bar
     return save_figure(fig, path)
 
 
