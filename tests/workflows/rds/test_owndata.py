@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image as PILImage
 from typer.testing import CliRunner
 
@@ -19,7 +20,7 @@ from nmkit.engine.config import merge
 from nmkit.errors import InputError
 from nmkit.io.dx_write import write_dx_dicom
 from nmkit.io.dicom_write import write_nm_dicom
-from nmkit.models import load_bundle
+from nmkit.models import load_bundle, resolve_model_path
 from nmkit.phantoms.chest import ChestSpec, generate_chest_xray, to_png8
 from nmkit.workflows.rds.data import build_set, is_own_data
 from nmkit.workflows.rds.evaluate import evaluate_folder
@@ -88,6 +89,17 @@ def test_segmenter_and_classifier_train_one_epoch_and_evaluate_on_the_test_rows(
     result = evaluate_folder(hospital, [seg_bundle, cls_bundle])
     assert result["n"] == 3 and result["label_column"] == "rds" and result["classifier"] == "lungs"
     assert 0 <= result["dice"] <= 1 and {"accuracy", "auc", "sensitivity", "specificity", "ece"} <= set(result)
+
+
+def test_the_finetune_config_starts_from_the_shipped_segmenter_and_trains_on_own_masks(hospital, tmp_path):
+    config = merge(load_config(CONFIGS / "rds-seg-finetune.yaml", data=hospital), TINY)
+    bundle = train(config, tmp_path / "tuned")
+    tuned, shipped = load_bundle(bundle)[0].state_dict(), load_bundle(resolve_model_path("rds-seg-default"))[0].state_dict()
+    assert tuned.keys() == shipped.keys()
+    weights = [k for k in tuned if tuned[k].is_floating_point() and "running_" not in k]  # BN statistics aside
+    moved = [k for k in weights if not torch.equal(tuned[k], shipped[k])]
+    assert moved and all(torch.allclose(tuned[k], shipped[k], atol=0.01) for k in weights)  # trained, from shipped
+    assert evaluate_folder(hospital, [bundle, resolve_model_path("rds-cls-default")])["n"] == 3
 
 
 @pytest.fixture(scope="module")
