@@ -273,7 +273,6 @@ def main() -> None:
         return
     after = args.after or default_model_paths()[0]
     figures = OUT / "rds_real"
-    figures.mkdir(parents=True, exist_ok=True)
     rows: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -231,17 +231,27 @@ def _lung_opacities(canvas: _Canvas, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out * (0.6 + 0.8 * _texture(canvas.shape, 2 * canvas.line_px, rng)), 0.0, 1.0)
 
 
+def _hilar_branches(rng: np.random.Generator, side: float, count: int, start_u: tuple[float, float],
+                    start_v: tuple[float, float], angle: tuple[float, float], length: tuple[float, float],
+                    bend: float) -> list[list[tuple[float, float]]]:
+    """``count`` curved branches (quadratic Beziers) from the hilum on ``side`` (-1: the image's left) outwards: a
+    start drawn from ``start_u`` (away from the midline) and ``start_v``, a direction from ``angle`` (radians, 0:
+    straight out, > 0: down), a length from ``length``, the middle moved by up to ``bend``."""
+    branches = []
+    for _ in range(count):
+        start = (side * rng.uniform(*start_u), rng.uniform(*start_v))
+        direction, reach = rng.uniform(*angle), rng.uniform(*length)
+        end = (start[0] + side * reach * np.cos(direction), start[1] + reach * np.sin(direction))
+        mid = ((start[0] + end[0]) / 2 + rng.uniform(-bend, bend), (start[1] + end[1]) / 2 + rng.uniform(-bend, bend))
+        branches.append(bezier([start, mid, end], 8))
+    return branches
+
+
 def _hilar_trunks(canvas: _Canvas, rng: np.random.Generator) -> np.ndarray:
     """Coverage of thick vessel trunks from each hilum, outwards and down (the dense style)."""
-    trunks = []
-    for side in (-1.0, 1.0):
-        for _ in range(int(rng.integers(4, 10))):
-            start = (side * rng.uniform(0.12, 0.25), rng.uniform(-0.25, 0.15))
-            angle, length = rng.uniform(-0.5 * np.pi, 0.6 * np.pi), rng.uniform(0.1, 0.35)
-            end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
-            bend = rng.uniform(-0.04, 0.04, 2)
-            mid = ((start[0] + end[0]) / 2 + bend[0], (start[1] + end[1]) / 2 + bend[1])
-            trunks.append(bezier([start, mid, end], 8))
+    trunks = [branch for side in (-1.0, 1.0) for branch in _hilar_branches(
+        rng, side, int(rng.integers(4, 10)), (0.12, 0.25), (-0.25, 0.15), (-0.5 * np.pi, 0.6 * np.pi), (0.1, 0.35),
+        0.04)]
     return canvas.strokes(trunks, rng.uniform(1.5, 3.5) * canvas.line_px)
 
 
@@ -311,14 +321,8 @@ def generate_chest_xray(spec: ChestSpec, seed: int, index: int = 0) -> ChestXray
     opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else 0.08 * granular
     c.density -= air_density * air * (1.0 - np.clip(opacity, 0.0, 1.0))
     if grade >= 2:  # air bronchograms: dark branches from each hilum over the opacified lung
-        branches = []
-        for side in (-1.0, 1.0):
-            for _ in range((grade + 1) * 2):
-                start = (side * u(0.25, 0.35), u(-0.35, -0.05))
-                angle, length = u(-0.45 * np.pi, 0.45 * np.pi), u(0.2, 0.45)
-                end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
-                mid = ((start[0] + end[0]) / 2 + u(-0.04, 0.04), (start[1] + end[1]) / 2 + u(-0.04, 0.04))
-                branches.append(bezier([start, mid, end], 8))
+        branches = [branch for side in (-1.0, 1.0) for branch in _hilar_branches(
+            rng, side, (grade + 1) * 2, (0.25, 0.35), (-0.35, -0.05), (-0.45 * np.pi, 0.45 * np.pi), (0.2, 0.45), 0.04)]
         dark = c.strokes(branches, 0.9 * c.line_px) * lung_mask
         c.density -= 0.5 * air_density * GRADE_OPACITY[grade] * dark
     # Mediastinum, thymus, heart.
@@ -480,14 +484,9 @@ def _realistic_xray(spec: ChestSpec, seed: int, index: int) -> ChestXray:
     opacity = GRADE_OPACITY[grade] * (0.7 + 0.6 * granular) if rds else wider(0.1, 0.1, 0.45) * granular
     c.density -= wider(u(0.6, 0.95), 0.4, 0.95) * air * (1 - np.clip(opacity, 0, 1))
     # Vessels: branches from each hilum, fading outwards.
-    vessels = []
-    for side in (-1.0, 1.0):
-        for _ in range(int(rng.integers(8, 16))):
-            start = (side * u(0.15, 0.3), u(-0.3, 0.1))
-            angle, length = u(-0.9 * np.pi, 0.9 * np.pi) / 2, u(0.2, 0.55)
-            end = (start[0] + side * length * np.cos(angle), start[1] + length * np.sin(angle))
-            mid = ((start[0] + end[0]) / 2 + u(-0.06, 0.06), (start[1] + end[1]) / 2 + u(-0.06, 0.06))
-            vessels.append(bezier([start, mid, end], 8))
+    vessels = [branch for side in (-1.0, 1.0) for branch in _hilar_branches(
+        rng, side, int(rng.integers(8, 16)), (0.15, 0.3), (-0.3, 0.1), (-0.45 * np.pi, 0.45 * np.pi), (0.2, 0.55),
+        0.06)]
     c.density += u(0.08, 0.2) * wider(1.0, 1.0, 2.5) * c.strokes(vessels, u(0.6, 1.2) * c.line_px) * lung_mask
     if dense is not None:
         c.density += dense.uniform(0.3, 0.9) * _lung_opacities(c, dense) * lung_mask
